@@ -1,0 +1,1 @@
+"""Wire contracts shared by the chat services. Nothing here may import a service."""
