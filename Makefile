@@ -4,7 +4,11 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images
+
+IMAGE_TOOL ?= docker
+BASE_IMAGE ?= python:3.11-slim
+IMAGE_TAG ?= dev
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -29,3 +33,12 @@ types: ## mypy strict on every src package
 fmt: ## apply ruff fixes and formatting
 	@$(PY) ruff check --fix .
 	@$(PY) ruff format .
+
+chart-test: bootstrap ## helm lint (v3+v4), render, kubernetes-validate, promtool, skaffold drift, nginx parity
+	@bash scripts/tools.sh >/dev/null
+	@$(PY) pytest tests/chart -m chart -q $(PYTEST_ARGS)
+
+images: ## build chat-api, chat-ws-gateway, chat-frontend (IMAGE_TOOL=podman BASE_IMAGE=localhost/base for local bases)
+	@for s in api ws-gateway frontend; do \
+	  $(IMAGE_TOOL) build --build-arg BASE_IMAGE=$(BASE_IMAGE) -f $$s/Dockerfile -t chat-$$s:$(IMAGE_TAG) . || exit 1; \
+	done

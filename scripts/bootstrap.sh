@@ -12,6 +12,7 @@ if [[ "${BOOTSTRAP_MINIMAL:-0}" != 1 ]]; then
   [[ -x /usr/bin/chromium ]] || want_apt+=(chromium)
   command -v promtool >/dev/null 2>&1 || want_apt+=(prometheus)
   command -v shellcheck >/dev/null 2>&1 || want_apt+=(shellcheck)
+  command -v npm >/dev/null 2>&1 || want_apt+=(npm)
 fi
 
 if ((${#want_apt[@]})); then

@@ -1,0 +1,70 @@
+"""FastAPI dependencies: DB session, app state, the authenticated user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chat_api import crud
+from chat_api.models import User
+from chat_api.state import AppState
+from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.chat
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+def unauthorized(detail: str = "not authenticated") -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    claims: TokenClaims
+
+
+async def authenticate(session: AsyncSession, state: AppState, token: str) -> Principal:
+    """Signature, claims, type, session not revoked, token version current."""
+    try:
+        claims = state.tokens.decode(token, TokenType.ACCESS)
+    except InvalidTokenError as exc:
+        raise unauthorized(str(exc)) from exc
+    user = await crud.users.active_user_for_claims(session, claims)
+    if user is None:
+        raise unauthorized("token revoked")
+    return Principal(user=user, claims=claims)
+
+
+async def get_principal(
+    session: SessionDep,
+    state: StateDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise unauthorized()
+    return await authenticate(session, state, creds.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

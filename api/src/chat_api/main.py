@@ -1,0 +1,73 @@
+"""App factories: the public app (under API_PREFIX) and the internal app (validate-token, metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from chat_api.errors import DomainError
+from chat_api.metrics import MetricsMiddleware
+from chat_api.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from chat_api.routes import auth, health, internal, messages, rooms, users
+from chat_api.state import AppState
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+def _common(app: FastAPI, state: AppState) -> FastAPI:
+    app.state.chat = state
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
+    return app
+
+
+def create_app(state: AppState, *, owns_state: bool = True) -> FastAPI:
+    """Public routes under the prefix so the ingress forwards `/api` without rewriting."""
+    settings = state.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_state:
+            await state.close()
+
+    prefix = settings.api_prefix
+    app = FastAPI(
+        title="Chat API",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+    )
+    api = APIRouter(prefix=prefix)
+    for module in (auth, users, rooms, messages, health):
+        api.include_router(module.router)
+    app.include_router(api)
+    if prefix:
+        app.include_router(health.router)  # probes also at the root, where kubelet looks
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    return _common(app, state)
+
+
+def create_internal_app(state: AppState) -> FastAPI:
+    app = FastAPI(title="Chat API (internal)", version="1.0.0", docs_url=None, redoc_url=None)
+    app.include_router(internal.router)
+    app.include_router(health.router)
+    return _common(app, state)

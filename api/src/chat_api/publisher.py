@@ -1,0 +1,91 @@
+"""Publishes committed events to Redis so every gateway replica delivers them.
+
+Publishing happens after the commit: a message that is stored but whose publish
+failed is still delivered later through resume / gap fill, never the other way round.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from chat_api import metrics
+from chat_contracts.channels import REVOCATION_CHANNEL, room_channel
+from chat_contracts.events import (
+    Envelope,
+    EventType,
+    MessageData,
+    RevocationData,
+    encode_envelope,
+    message_event,
+    revocation_event,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class Publisher(Protocol):
+    async def publish(self, channel: str, envelope: Envelope) -> bool: ...
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class NullPublisher:
+    """No REDIS_URL: single-process development, nothing to fan out to."""
+
+    async def publish(self, channel: str, envelope: Envelope) -> bool:
+        return False
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisPublisher:
+    def __init__(self, url: str) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=15
+        )
+
+    async def publish(self, channel: str, envelope: Envelope) -> bool:
+        try:
+            await self._redis.publish(channel, encode_envelope(envelope))
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_PUBLISH_ERRORS.inc()
+            log.warning("redis_publish_failed", channel=channel, error=type(exc).__name__)
+            return False
+        metrics.EVENTS_PUBLISHED.labels(type=envelope.type.value).inc()
+        return True
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (RedisError, OSError):
+            return False
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._redis
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_publisher(redis_url: str | None) -> Publisher:
+    if not redis_url:
+        log.warning("redis_disabled", detail="REDIS_URL unset: events are not published")
+        return NullPublisher()
+    return RedisPublisher(redis_url)
+
+
+async def publish_message(publisher: Publisher, kind: EventType, message: MessageData) -> None:
+    await publisher.publish(room_channel(message.room_id), message_event(kind, message))
+
+
+async def publish_revocation(publisher: Publisher, data: RevocationData) -> None:
+    await publisher.publish(REVOCATION_CHANNEL, revocation_event(data))

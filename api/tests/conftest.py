@@ -1,0 +1,70 @@
+"""The API suite runs twice: on a real PostgreSQL started by the tests, and on SQLite.
+
+Apps are driven in-process through httpx's ASGI transport (real app, real database,
+real Redis where a test asks for it); tests/test_process.py covers the real server process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_testing import Api, make_settings
+
+from chat_api.main import create_app, create_internal_app
+from chat_api.migrate import upgrade_head
+from chat_api.state import AppState
+
+
+@pytest.fixture(scope="session", params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = f"api_{uuid.uuid4().hex[:8]}"
+        server.create_database(name)
+        url = server.url.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'chat.db'}"
+    upgrade_head(url)
+    yield url
+
+
+@pytest.fixture
+async def api_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Builds an Api with settings overrides; everything built is closed at teardown."""
+    built: list[Api] = []
+
+    async def build(**overrides: Any) -> Api:
+        state = AppState.build(make_settings(database_url, **overrides))
+        public = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(state, owns_state=False)),
+            base_url="http://testserver",
+        )
+        internal = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_internal_app(state)),
+            base_url="http://internal",
+        )
+        api = Api(public, internal, state)
+        built.append(api)
+        return api
+
+    yield build
+    for api in built:
+        await api.client.aclose()
+        await api.internal.aclose()
+        await api.state.close()
+
+
+@pytest.fixture
+async def api(api_factory: Callable[..., Any]) -> Api:
+    result: Api = await api_factory()
+    return result
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]

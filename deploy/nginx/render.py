@@ -1,0 +1,80 @@
+"""Render deploy/nginx/chat.conf.template into a runnable nginx.conf.
+
+    from deploy.nginx.render import render
+    conf = render(TEMPLATE, LISTEN_PORT=8081, FRONTEND_UPSTREAM="127.0.0.1:8080",
+                  API_UPSTREAM="127.0.0.1:8000",
+                  GATEWAY_UPSTREAMS=["127.0.0.1:8765", "127.0.0.1:8766"])
+
+Upstreams are "host:port" strings. GATEWAY_UPSTREAMS takes one string or a sequence
+(2+ replicas). Unknown names and placeholders left without a value raise, so a
+template edit cannot silently produce a config that routes nowhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+TEMPLATE = Path(__file__).with_name("chat.conf.template")
+
+# Optional placeholders; paths are relative to nginx's -p prefix directory.
+DEFAULTS: dict[str, object] = {
+    "LISTEN_ADDRESS": "127.0.0.1",
+    "WS_TIMEOUT_SECONDS": 3600,
+    "ACCESS_LOG": "logs/access.log",
+    "ERROR_LOG": "logs/error.log",
+    "PID_FILE": "logs/nginx.pid",
+}
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$")
+
+
+def _upstream(name: str, value: object) -> str:
+    text = str(value)
+    if not _HOST_PORT.match(text):
+        raise ValueError(f"{name} must be host:port, got {text!r}")
+    return text
+
+
+def _servers(value: object) -> str:
+    if isinstance(value, str):
+        items: list[object] = [value]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise TypeError("GATEWAY_UPSTREAMS takes a host:port string or a sequence of them")
+    if not items:
+        raise ValueError("GATEWAY_UPSTREAMS needs at least one host:port")
+    return "\n".join(f"        server {_upstream('GATEWAY_UPSTREAMS', i)};" for i in items)
+
+
+def placeholders(template_path: Path | str = TEMPLATE) -> set[str]:
+    """Every ${NAME} the template uses."""
+    return set(_PLACEHOLDER.findall(Path(template_path).read_text()))
+
+
+def render(template_path: Path | str = TEMPLATE, **values: object) -> str:
+    """Return the template with every ${NAME} substituted; raise on unknown or missing names."""
+    text = Path(template_path).read_text()
+    needed = set(_PLACEHOLDER.findall(text))
+    unknown = set(values) - needed
+    if unknown:
+        raise KeyError(f"not placeholders of {template_path}: {sorted(unknown)}")
+    merged = {**DEFAULTS, **values}
+    missing = needed - set(merged)
+    if missing:
+        raise KeyError(f"missing values for {sorted(missing)}")
+    rendered: dict[str, str] = {}
+    for name in needed:
+        value = merged[name]
+        if name == "GATEWAY_UPSTREAMS":
+            rendered[name] = _servers(value)
+        elif name.endswith("_UPSTREAM"):
+            rendered[name] = _upstream(name, value)
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            raise TypeError(f"{name} takes one value, got a sequence")
+        else:
+            rendered[name] = str(value)
+    return _PLACEHOLDER.sub(lambda m: rendered[m.group(1)], text)

@@ -1,0 +1,58 @@
+"""Fixtures for the chart suite: real helm 3/4 binaries (scripts/tools.sh) and rendered objects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# chart_support sits beside this file; until pyproject's pythonpath lists tests/chart,
+# put it there ourselves (a unique module name, so nothing else is shadowed).
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from chart_support import CI_VALUES, ROOT, VALUES_IDS, Doc, Helm
+
+
+@pytest.fixture(scope="session")
+def helms() -> dict[int, Helm]:
+    """helm 4 and helm 3 from scripts/tools.sh (fetched into .tools/ on first use)."""
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"scripts/tools.sh failed:\n{proc.stderr}"
+    found = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return {4: Helm(found["HELM4"], 4), 3: Helm(found["HELM3"], 3)}
+
+
+@pytest.fixture(scope="session")
+def helm(helms: dict[int, Helm]) -> Helm:
+    """The newest helm (4)."""
+    return helms[4]
+
+
+@pytest.fixture(scope="session")
+def rendered(helm: Helm) -> dict[str, list[Doc]]:
+    """Every ci/*-values.yaml rendered once: {"default-dev": [...], "minimal": [...], ...}."""
+    return {
+        name: helm.template("-f", str(path))
+        for name, path in zip(VALUES_IDS, CI_VALUES, strict=True)
+    }
+
+
+@pytest.fixture(scope="session")
+def dev_docs(rendered: dict[str, list[Doc]]) -> list[Doc]:
+    """Objects rendered from ci/default-dev-values.yaml."""
+    return rendered["default-dev"]
+
+
+@pytest.fixture(scope="session")
+def prod_docs(rendered: dict[str, list[Doc]]) -> list[Doc]:
+    """Objects rendered from ci/production-values.yaml."""
+    return rendered["production"]
