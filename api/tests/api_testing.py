@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
 from chat_api.config import Settings
 from chat_api.state import AppState
 
@@ -38,14 +37,20 @@ class Api:
     internal: httpx.AsyncClient
     state: AppState
 
-    async def register(self, username: str | None = None, password: str = "correct horse 1") -> dict[str, Any]:
+    async def register(
+        self, username: str | None = None, password: str = "correct horse 1"
+    ) -> dict[str, Any]:
         username = username or f"u{uuid.uuid4().hex[:12]}"
-        resp = await self.client.post("/api/register", json={"username": username, "password": password})
+        resp = await self.client.post(
+            "/api/register", json={"username": username, "password": password}
+        )
         assert resp.status_code == 201, resp.text
         return dict(resp.json())
 
     async def login(self, username: str, password: str = "correct horse 1") -> dict[str, Any]:
-        resp = await self.client.post("/api/login", json={"username": username, "password": password})
+        resp = await self.client.post(
+            "/api/login", json={"username": username, "password": password}
+        )
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
@@ -73,11 +78,15 @@ class User:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens['access_token']}"}
 
-    async def send(self, room_id: int, content: str = "hello", client_msg_id: str | None = None) -> httpx.Response:
+    async def send(
+        self, room_id: int, content: str = "hello", client_msg_id: str | None = None
+    ) -> httpx.Response:
         return await self.api.client.post(
             "/api/messages",
-            json={"room_id": room_id, "content": content, "client_msg_id": client_msg_id or uuid.uuid4().hex},
+            json={
+                "room_id": room_id,
+                "content": content,
+                "client_msg_id": client_msg_id or uuid.uuid4().hex,
+            },
             headers=self.auth,
         )
-
-

@@ -14,19 +14,18 @@ from typing import Any
 import httpx
 import pytest
 from api_testing import Api, make_settings
-
 from chat_api.main import create_app, create_internal_app
 from chat_api.migrate import upgrade_head
 from chat_api.state import AppState
 
 
 @pytest.fixture(scope="session", params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "postgresql":
         server = request.getfixturevalue("postgres_server")
-        name = f"api_{uuid.uuid4().hex[:8]}"
-        server.create_database(name)
-        url = server.url.rsplit("/", 1)[0] + "/" + name
+        url = server.create_database(f"api_{uuid.uuid4().hex[:8]}")
     else:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'chat.db'}"
     upgrade_head(url)
@@ -39,7 +38,8 @@ async def api_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
     built: list[Api] = []
 
     async def build(**overrides: Any) -> Api:
-        state = AppState.build(make_settings(database_url, **overrides))
+        settings = make_settings(overrides.pop("database_url", database_url), **overrides)
+        state = AppState.build(settings)
         public = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(state, owns_state=False)),
             base_url="http://testserver",

@@ -6,20 +6,23 @@ import time
 
 import jwt
 import pytest
-
-from chat_contracts.tokens import ALGORITHM
 from api_testing import JWT_SECRET, Api
+from chat_contracts.tokens import ALGORITHM
 
 pytestmark = pytest.mark.integration
 
 
 async def test_register_folds_username_and_rejects_duplicates(api: Api) -> None:
     """Usernames are case-folded; a second registration of the same name is 409."""
-    first = await api.client.post("/api/register", json={"username": "Carol_1", "password": "p4ssword!"})
+    first = await api.client.post(
+        "/api/register", json={"username": "Carol_1", "password": "p4ssword!"}
+    )
     assert first.status_code == 201
     assert first.json()["username"] == "carol_1"
     assert "password" not in first.text and "hash" not in first.text
-    again = await api.client.post("/api/register", json={"username": "CAROL_1", "password": "x" * 10})
+    again = await api.client.post(
+        "/api/register", json={"username": "CAROL_1", "password": "x" * 10}
+    )
     assert again.status_code == 409
 
 
@@ -39,14 +42,20 @@ async def test_register_rejects_bad_fields(api: Api, body: dict[str, object]) ->
     """Out-of-range or unknown fields are 422 and create nobody."""
     resp = await api.client.post("/api/register", json=body)
     assert resp.status_code == 422
-    assert (await api.client.post("/api/login", json={"username": "okname", "password": "longenough"})).status_code == 401
+    assert (
+        await api.client.post("/api/login", json={"username": "okname", "password": "longenough"})
+    ).status_code == 401
 
 
 async def test_login_same_answer_for_unknown_user_and_wrong_password(api: Api) -> None:
     """Neither the status nor the body tells an attacker which usernames exist."""
     user = await api.register()
-    wrong = await api.client.post("/api/login", json={"username": user["username"], "password": "wrong-password"})
-    unknown = await api.client.post("/api/login", json={"username": "nobody_here", "password": "wrong-password"})
+    wrong = await api.client.post(
+        "/api/login", json={"username": user["username"], "password": "wrong-password"}
+    )
+    unknown = await api.client.post(
+        "/api/login", json={"username": "nobody_here", "password": "wrong-password"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
@@ -54,7 +63,9 @@ async def test_login_same_answer_for_unknown_user_and_wrong_password(api: Api) -
 async def test_login_returns_short_access_token_and_httponly_cookie(api: Api) -> None:
     """Access tokens live at most 15 minutes; the refresh cookie is HttpOnly and SameSite=Strict."""
     user = await api.register()
-    resp = await api.client.post("/api/login", json={"username": user["username"], "password": "correct horse 1"})
+    resp = await api.client.post(
+        "/api/login", json={"username": user["username"], "password": "correct horse 1"}
+    )
     body = resp.json()
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] <= 900
@@ -67,16 +78,35 @@ async def test_login_returns_short_access_token_and_httponly_cookie(api: Api) ->
 def _forge(**overrides: object) -> str:
     now = int(time.time())
     claims: dict[str, object] = {
-        "sub": "1", "iat": now, "exp": now + 300, "iss": "chat-api", "aud": "chat",
-        "typ": "access", "jti": "j", "sid": "s", "ver": 0,
+        "sub": "1",
+        "iat": now,
+        "exp": now + 300,
+        "iss": "chat-api",
+        "aud": "chat",
+        "typ": "access",
+        "jti": "j",
+        "sid": "s",
+        "ver": 0,
     }
     claims.update(overrides)
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, JWT_SECRET, algorithm=ALGORITHM)
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None}, JWT_SECRET, algorithm=ALGORITHM
+    )
 
 
 def _alg_none(user_id: int) -> str:
     now = int(time.time())
-    payload = {"sub": str(user_id), "iat": now, "exp": now + 300, "iss": "chat-api", "aud": "chat", "typ": "access", "jti": "j", "sid": "s", "ver": 0}
+    payload = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + 300,
+        "iss": "chat-api",
+        "aud": "chat",
+        "typ": "access",
+        "jti": "j",
+        "sid": "s",
+        "ver": 0,
+    }
     return jwt.encode(payload, key="", algorithm="none")
 
 
@@ -95,7 +125,10 @@ async def test_forged_and_wrong_tokens_are_401(api: Api) -> None:
         "wrong issuer": _forge(**base, iss="evil"),
         "refresh as access": user.tokens["refresh_token"],
         "garbage": "not.a.jwt",
-        **{f"missing {claim}": _forge(**{**base, claim: None}) for claim in ("exp", "iat", "sub", "iss", "aud", "typ", "jti", "sid", "ver")},
+        **{
+            f"missing {claim}": _forge(**{**base, claim: None})
+            for claim in ("exp", "iat", "sub", "iss", "aud", "typ", "jti", "sid", "ver")
+        },
     }
     for label, token in forged.items():
         resp = await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
@@ -117,13 +150,19 @@ async def test_missing_or_malformed_authorization_is_401(api: Api) -> None:
 async def test_refresh_rotates_and_replay_revokes_the_session(api: Api) -> None:
     """A refresh token works once; using it again ends the session for every token in it."""
     user = await api.user()
-    first = await api.client.post("/api/refresh", json={"refresh_token": user.tokens["refresh_token"]})
+    first = await api.client.post(
+        "/api/refresh", json={"refresh_token": user.tokens["refresh_token"]}
+    )
     assert first.status_code == 200
     rotated = first.json()
     assert rotated["refresh_token"] != user.tokens["refresh_token"]
-    replay = await api.client.post("/api/refresh", json={"refresh_token": user.tokens["refresh_token"]})
+    replay = await api.client.post(
+        "/api/refresh", json={"refresh_token": user.tokens["refresh_token"]}
+    )
     assert replay.status_code == 401
-    after = await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
+    after = await api.client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {rotated['access_token']}"}
+    )
     assert after.status_code == 401
     again = await api.client.post("/api/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert again.status_code == 401
@@ -142,7 +181,9 @@ async def test_refresh_from_cookie(api: Api) -> None:
 async def test_access_token_rejected_by_refresh(api: Api) -> None:
     """Token types do not mix: an access token cannot refresh."""
     user = await api.user()
-    resp = await api.client.post("/api/refresh", json={"refresh_token": user.tokens["access_token"]})
+    resp = await api.client.post(
+        "/api/refresh", json={"refresh_token": user.tokens["access_token"]}
+    )
     assert resp.status_code == 401
 
 
@@ -155,9 +196,13 @@ async def test_logout_revokes_session_but_not_others(api: Api) -> None:
     assert (await api.client.get("/api/users/me", headers=user.auth)).status_code == 401
     valid = await api.internal.post("/validate-token", json={"token": user.tokens["access_token"]})
     assert valid.status_code == 401 and valid.json()["reason"] == "token revoked"
-    refresh = await api.client.post("/api/refresh", json={"refresh_token": user.tokens["refresh_token"]})
+    refresh = await api.client.post(
+        "/api/refresh", json={"refresh_token": user.tokens["refresh_token"]}
+    )
     assert refresh.status_code == 401
-    still = await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {other['access_token']}"})
+    still = await api.client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {other['access_token']}"}
+    )
     assert still.status_code == 200
 
 
@@ -170,26 +215,46 @@ async def test_password_change_revokes_every_token(api: Api) -> None:
     """A new password ends all sessions; the old password stops working, the new one works."""
     user = await api.user()
     second = await api.login(user.username)
-    wrong = await api.client.put("/api/users/me", json={"current_password": "nope-nope", "new_password": "brand new pw"}, headers=user.auth)
+    wrong = await api.client.put(
+        "/api/users/me",
+        json={"current_password": "nope-nope", "new_password": "brand new pw"},
+        headers=user.auth,
+    )
     assert wrong.status_code == 403
-    resp = await api.client.put("/api/users/me", json={"current_password": "correct horse 1", "new_password": "brand new pw"}, headers=user.auth)
+    resp = await api.client.put(
+        "/api/users/me",
+        json={"current_password": "correct horse 1", "new_password": "brand new pw"},
+        headers=user.auth,
+    )
     assert resp.status_code == 200
     for token in (user.tokens["access_token"], second["access_token"]):
-        assert (await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
-    assert (await api.client.post("/api/login", json={"username": user.username, "password": "correct horse 1"})).status_code == 401
+        assert (
+            await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 401
+    assert (
+        await api.client.post(
+            "/api/login", json={"username": user.username, "password": "correct horse 1"}
+        )
+    ).status_code == 401
     await api.login(user.username, "brand new pw")
 
 
 async def test_profile_update_and_lookup(api: Api) -> None:
     """Display name changes are visible to others; unknown ids are 404; search by prefix."""
     alice, bob = await api.user(), await api.user()
-    resp = await api.client.put("/api/users/me", json={"display_name": "  Alice A.  "}, headers=alice.auth)
+    resp = await api.client.put(
+        "/api/users/me", json={"display_name": "  Alice A.  "}, headers=alice.auth
+    )
     assert resp.status_code == 200 and resp.json()["display_name"] == "Alice A."
     seen = await api.client.get(f"/api/users/{alice.id}", headers=bob.auth)
     assert seen.json()["display_name"] == "Alice A."
     assert (await api.client.get("/api/users/999999999", headers=bob.auth)).status_code == 404
     found = await api.client.get("/api/users", params={"q": alice.username[:8]}, headers=bob.auth)
     assert alice.id in [u["id"] for u in found.json()]
-    assert (await api.client.get("/api/users", params={"q": "%"}, headers=bob.auth)).status_code == 422
-    too_long = await api.client.put("/api/users/me", json={"display_name": "x" * 65}, headers=alice.auth)
+    assert (
+        await api.client.get("/api/users", params={"q": "%"}, headers=bob.auth)
+    ).status_code == 422
+    too_long = await api.client.put(
+        "/api/users/me", json={"display_name": "x" * 65}, headers=alice.auth
+    )
     assert too_long.status_code == 422

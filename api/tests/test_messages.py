@@ -21,7 +21,9 @@ async def test_send_uses_token_identity_and_is_idempotent(api: Api) -> None:
     assert msg["sender_id"] == alice.id and msg["seq"] == 1 and msg["content"] == "hello"
     second = await alice.send(room["id"], "hello", client_msg_id="m-1")
     assert second.status_code == 200 and second.json() == msg
-    page = (await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)).json()
+    page = (
+        await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)
+    ).json()
     assert [m["id"] for m in page["messages"]] == [msg["id"]]
     spoof = await api.client.post(
         "/api/messages",
@@ -35,7 +37,9 @@ async def test_concurrent_duplicate_sends_store_one_row(api: Api) -> None:
     """Ten racing retries of one client_msg_id produce one message and one seq."""
     alice = await api.user()
     room = await api.room(alice)
-    replies = await asyncio.gather(*(alice.send(room["id"], "once", client_msg_id="dup") for _ in range(10)))
+    replies = await asyncio.gather(
+        *(alice.send(room["id"], "once", client_msg_id="dup") for _ in range(10))
+    )
     assert sorted(r.status_code for r in replies).count(201) == 1
     assert {r.json()["id"] for r in replies} == {replies[0].json()["id"]}
     after = await alice.send(room["id"], "next")
@@ -52,7 +56,9 @@ async def test_seq_strictly_increasing_under_200_concurrent_sends(api: Api) -> N
     assert all(r.status_code == 201 for r in replies), {r.status_code for r in replies}
     seqs = sorted(r.json()["seq"] for r in replies)
     assert seqs == list(range(1, 201))
-    page = await api.client.get("/api/messages", params={"room_id": room["id"], "limit": 200}, headers=bob.auth)
+    page = await api.client.get(
+        "/api/messages", params={"room_id": room["id"], "limit": 200}, headers=bob.auth
+    )
     stored = [m["seq"] for m in page.json()["messages"]]
     assert stored == list(range(1, 201))
 
@@ -89,17 +95,31 @@ async def test_pagination_has_no_gaps_or_repeats(api: Api) -> None:
     forward: list[int] = []
     after = 0
     while True:
-        page = (await api.client.get("/api/messages", params={"room_id": room["id"], "after": after, "limit": 7}, headers=alice.auth)).json()
+        page = (
+            await api.client.get(
+                "/api/messages",
+                params={"room_id": room["id"], "after": after, "limit": 7},
+                headers=alice.auth,
+            )
+        ).json()
         forward += [m["seq"] for m in page["messages"]]
         if not page["has_more"]:
             break
         after = forward[-1]
     assert forward == list(range(1, 24))
-    window = (await api.client.get("/api/messages", params={"room_id": room["id"], "after": 5, "before": 9}, headers=alice.auth)).json()
+    window = (
+        await api.client.get(
+            "/api/messages",
+            params={"room_id": room["id"], "after": 5, "before": 9},
+            headers=alice.auth,
+        )
+    ).json()
     assert [m["seq"] for m in window["messages"]] == [6, 7, 8]
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"before": -1}, {"after": "x"}, {}])
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 201}, {"before": -1}, {"after": "x"}, {}]
+)
 async def test_history_rejects_bad_queries(api: Api, params: dict[str, object]) -> None:
     """Limits are capped at 200; bad cursors and a missing room_id are 422."""
     alice = await api.user()
@@ -115,9 +135,13 @@ async def test_non_members_cannot_read_or_write(api: Api) -> None:
     room = await api.room(alice)
     await alice.send(room["id"], "inside")
     assert (await eve.send(room["id"], "intruder")).status_code == 403
-    history = await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=eve.auth)
+    history = await api.client.get(
+        "/api/messages", params={"room_id": room["id"]}, headers=eve.auth
+    )
     assert history.status_code == 403
-    page = (await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)).json()
+    page = (
+        await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)
+    ).json()
     assert [m["content"] for m in page["messages"]] == ["inside"]
     assert (await eve.send(10**9)).status_code == 404
 
@@ -139,9 +163,13 @@ async def test_bad_message_bodies_store_nothing(api: Api, body: dict[str, object
     """Every malformed send is 422 and leaves the room empty."""
     alice = await api.user()
     room = await api.room(alice)
-    resp = await api.client.post("/api/messages", json={"room_id": room["id"], **body}, headers=alice.auth)
+    resp = await api.client.post(
+        "/api/messages", json={"room_id": room["id"], **body}, headers=alice.auth
+    )
     assert resp.status_code == 422, resp.text
-    page = (await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)).json()
+    page = (
+        await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)
+    ).json()
     assert page["messages"] == []
 
 
@@ -149,11 +177,21 @@ async def test_malformed_json_and_wrong_content_type(api: Api) -> None:
     """Broken JSON is 422 with a clear detail, not a 500."""
     alice = await api.user()
     room = await api.room(alice)
-    resp = await api.client.post("/api/messages", content=b'{"room_id": 1, "content": "x",', headers={**alice.auth, "content-type": "application/json"})
+    resp = await api.client.post(
+        "/api/messages",
+        content=b'{"room_id": 1, "content": "x",',
+        headers={**alice.auth, "content-type": "application/json"},
+    )
     assert resp.status_code == 422
-    resp = await api.client.post("/api/messages", content=b"\xff\xfe", headers={**alice.auth, "content-type": "application/json"})
+    resp = await api.client.post(
+        "/api/messages",
+        content=b"\xff\xfe",
+        headers={**alice.auth, "content-type": "application/json"},
+    )
     assert resp.status_code in (400, 422)
-    page = (await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)).json()
+    page = (
+        await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=alice.auth)
+    ).json()
     assert page["messages"] == []
 
 
@@ -175,18 +213,44 @@ async def test_edit_and_delete_own_messages_only(api: Api) -> None:
     room = await api.room(alice)
     await api.client.post(f"/api/rooms/{room['id']}/join", headers=bob.auth)
     msg = (await alice.send(room["id"], "draft")).json()
-    edited = await api.client.patch(f"/api/messages/{msg['id']}", json={"content": "final"}, headers=alice.auth)
-    assert edited.status_code == 200 and edited.json()["content"] == "final" and edited.json()["edited_at"]
+    edited = await api.client.patch(
+        f"/api/messages/{msg['id']}", json={"content": "final"}, headers=alice.auth
+    )
+    assert (
+        edited.status_code == 200
+        and edited.json()["content"] == "final"
+        and edited.json()["edited_at"]
+    )
     assert edited.json()["seq"] == msg["seq"]
-    assert (await api.client.patch(f"/api/messages/{msg['id']}", json={"content": "hijack"}, headers=bob.auth)).status_code == 403
-    assert (await api.client.delete(f"/api/messages/{msg['id']}", headers=bob.auth)).status_code == 403
-    assert (await api.client.patch(f"/api/messages/{msg['id']}", json={"content": ""}, headers=alice.auth)).status_code == 422
+    assert (
+        await api.client.patch(
+            f"/api/messages/{msg['id']}", json={"content": "hijack"}, headers=bob.auth
+        )
+    ).status_code == 403
+    assert (
+        await api.client.delete(f"/api/messages/{msg['id']}", headers=bob.auth)
+    ).status_code == 403
+    assert (
+        await api.client.patch(
+            f"/api/messages/{msg['id']}", json={"content": ""}, headers=alice.auth
+        )
+    ).status_code == 422
     deleted = await api.client.delete(f"/api/messages/{msg['id']}", headers=alice.auth)
-    assert deleted.status_code == 200 and deleted.json()["deleted"] is True and deleted.json()["content"] == ""
-    assert (await api.client.delete(f"/api/messages/{msg['id']}", headers=alice.auth)).status_code == 409
-    page = (await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=bob.auth)).json()
+    assert (
+        deleted.status_code == 200
+        and deleted.json()["deleted"] is True
+        and deleted.json()["content"] == ""
+    )
+    assert (
+        await api.client.delete(f"/api/messages/{msg['id']}", headers=alice.auth)
+    ).status_code == 409
+    page = (
+        await api.client.get("/api/messages", params={"room_id": room["id"]}, headers=bob.auth)
+    ).json()
     assert page["messages"][0]["deleted"] is True and page["messages"][0]["content"] == ""
-    assert (await api.client.patch(f"/api/messages/{10**9}", json={"content": "x"}, headers=alice.auth)).status_code == 404
+    assert (
+        await api.client.patch(f"/api/messages/{10**9}", json={"content": "x"}, headers=alice.auth)
+    ).status_code == 404
 
 
 async def test_outsider_cannot_edit_by_id(api: Api) -> None:
@@ -194,5 +258,7 @@ async def test_outsider_cannot_edit_by_id(api: Api) -> None:
     alice, eve = await api.user(), await api.user()
     room = await api.room(alice, kind="private")
     msg = (await alice.send(room["id"], "secret")).json()
-    resp = await api.client.patch(f"/api/messages/{msg['id']}", json={"content": uuid.uuid4().hex}, headers=eve.auth)
+    resp = await api.client.patch(
+        f"/api/messages/{msg['id']}", json={"content": uuid.uuid4().hex}, headers=eve.auth
+    )
     assert resp.status_code == 404

@@ -26,7 +26,9 @@ async def test_public_room_lifecycle(api: Api) -> None:
     assert sorted(m["id"] for m in members.json()) == sorted([alice.id, bob.id])
     mine = await api.client.get("/api/rooms", headers=bob.auth)
     assert room["id"] in [r["id"] for r in mine.json()]
-    assert (await api.client.post(f"/api/rooms/{room['id']}/leave", headers=bob.auth)).status_code == 204
+    assert (
+        await api.client.post(f"/api/rooms/{room['id']}/leave", headers=bob.auth)
+    ).status_code == 204
     assert (await bob.send(room["id"])).status_code == 403
     mine = await api.client.get("/api/rooms", headers=bob.auth)
     assert room["id"] not in [r["id"] for r in mine.json()]
@@ -45,14 +47,20 @@ async def test_private_room_is_invisible_to_outsiders(api: Api) -> None:
     ):
         assert (await api.client.request(method, path, headers=eve.auth)).status_code == 404, path
     assert (await eve.send(rid)).status_code == 404
-    invite = await api.client.post(f"/api/rooms/{rid}/invite", json={"user_id": bob.id}, headers=eve.auth)
+    invite = await api.client.post(
+        f"/api/rooms/{rid}/invite", json={"user_id": bob.id}, headers=eve.auth
+    )
     assert invite.status_code == 404
     public = await api.client.get("/api/rooms/public", headers=eve.auth)
     assert rid not in [r["id"] for r in public.json()]
-    invite = await api.client.post(f"/api/rooms/{rid}/invite", json={"user_id": bob.id}, headers=alice.auth)
+    invite = await api.client.post(
+        f"/api/rooms/{rid}/invite", json={"user_id": bob.id}, headers=alice.auth
+    )
     assert invite.status_code == 204
     assert (await bob.send(rid)).status_code == 201
-    missing = await api.client.post(f"/api/rooms/{rid}/invite", json={"user_id": 10**9}, headers=alice.auth)
+    missing = await api.client.post(
+        f"/api/rooms/{rid}/invite", json={"user_id": 10**9}, headers=alice.auth
+    )
     assert missing.status_code == 404
 
 
@@ -70,8 +78,12 @@ async def test_dm_is_one_room_per_pair_even_concurrently(api: Api) -> None:
     rid = a.json()["id"]
     assert (await api.client.get(f"/api/rooms/{rid}", headers=eve.auth)).status_code == 404
     assert (await api.client.post(f"/api/rooms/{rid}/leave", headers=alice.auth)).status_code == 403
-    assert (await api.client.post("/api/dms", json={"user_id": alice.id}, headers=alice.auth)).status_code == 403
-    assert (await api.client.post("/api/dms", json={"user_id": 10**9}, headers=alice.auth)).status_code == 404
+    assert (
+        await api.client.post("/api/dms", json={"user_id": alice.id}, headers=alice.auth)
+    ).status_code == 403
+    assert (
+        await api.client.post("/api/dms", json={"user_id": 10**9}, headers=alice.auth)
+    ).status_code == 404
 
 
 async def test_unread_counts_and_read_markers(api: Api) -> None:
@@ -89,7 +101,9 @@ async def test_unread_counts_and_read_markers(api: Api) -> None:
 
     assert await unread(bob) == (3, 0)
     assert await unread(alice) == (0, 3)
-    assert (await api.client.put(f"/api/rooms/{room['id']}/read", json={"seq": 2}, headers=bob.auth)).status_code == 204
+    assert (
+        await api.client.put(f"/api/rooms/{room['id']}/read", json={"seq": 2}, headers=bob.auth)
+    ).status_code == 204
     assert await unread(bob) == (1, 2)
     await api.client.put(f"/api/rooms/{room['id']}/read", json={"seq": 1}, headers=bob.auth)
     assert await unread(bob) == (1, 2)
@@ -101,7 +115,13 @@ async def test_unread_counts_and_read_markers(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"name": "", "kind": "public"}, {"name": "x" * 65, "kind": "public"}, {"name": "ok", "kind": "dm"}, {"name": "ok"}, {"name": "ok", "kind": "public", "owner": 1}],
+    [
+        {"name": "", "kind": "public"},
+        {"name": "x" * 65, "kind": "public"},
+        {"name": "ok", "kind": "dm"},
+        {"name": "ok"},
+        {"name": "ok", "kind": "public", "owner": 1},
+    ],
 )
 async def test_room_create_validation(api: Api, body: dict[str, object]) -> None:
     """Bad room bodies are 422 and create nothing."""
@@ -113,5 +133,11 @@ async def test_room_create_validation(api: Api, body: dict[str, object]) -> None
 
 async def test_rooms_require_authentication(api: Api) -> None:
     """Every room route is 401 without a token."""
-    for method, path in (("GET", "/api/rooms"), ("POST", "/api/rooms"), ("GET", "/api/rooms/public"), ("POST", "/api/dms"), ("PUT", "/api/rooms/1/read")):
+    for method, path in (
+        ("GET", "/api/rooms"),
+        ("POST", "/api/rooms"),
+        ("GET", "/api/rooms/public"),
+        ("POST", "/api/dms"),
+        ("PUT", "/api/rooms/1/read"),
+    ):
         assert (await api.client.request(method, path, json={})).status_code == 401, path

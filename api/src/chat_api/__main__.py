@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import structlog
 import uvicorn
+from chat_contracts.logging import configure_logging
 from pydantic import ValidationError
 
 from chat_api.config import Settings
-from chat_contracts.logging import configure_logging
 
 log = structlog.get_logger("chat_api")
 

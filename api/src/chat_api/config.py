@@ -5,10 +5,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Literal
 
+from chat_contracts.tokens import check_key
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from chat_contracts.tokens import check_key
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "dev", "development"}
 

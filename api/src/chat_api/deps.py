@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chat_api import crud
 from chat_api.models import User
 from chat_api.state import AppState
-from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 
 
 def get_state(request: Request) -> AppState:

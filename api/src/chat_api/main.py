@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from chat_api.errors import DomainError
+from chat_api.schemas import ErrorOut
 from chat_api.metrics import MetricsMiddleware
 from chat_api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from chat_api.routes import auth, health, internal, messages, rooms, users
 from chat_api.state import AppState
+
+
+# Documented on every public route so clients (and schemathesis) know the error shapes.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "model": ErrorOut}
+    for code, text in (
+        (401, "missing, invalid, expired or revoked token"),
+        (403, "not allowed (e.g. not a member of a public room, not the sender)"),
+        (404, "not found, or a private room the caller cannot see"),
+        (409, "conflict with existing state"),
+        (413, "request body too large"),
+        (429, "rate limited; see Retry-After"),
+    )
+}
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -21,10 +37,10 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
-def _common(app: FastAPI, state: AppState) -> FastAPI:
+def _common(app: FastAPI, state: AppState, prefix: str = "") -> FastAPI:
     app.state.chat = state
     app.add_exception_handler(DomainError, _domain_error)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, prefix=prefix)
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     return app
@@ -49,10 +65,8 @@ def create_app(state: AppState, *, owns_state: bool = True) -> FastAPI:
         docs_url=f"{prefix}/docs",
         redoc_url=None,
     )
-    api = APIRouter(prefix=prefix)
     for module in (auth, users, rooms, messages, health):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=prefix, responses=_ERRORS)
     if prefix:
         app.include_router(health.router)  # probes also at the root, where kubelet looks
     if settings.cors_origin_list:
@@ -63,7 +77,7 @@ def create_app(state: AppState, *, owns_state: bool = True) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    return _common(app, state)
+    return _common(app, state, prefix)
 
 
 def create_internal_app(state: AppState) -> FastAPI:

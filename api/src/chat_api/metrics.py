@@ -7,9 +7,7 @@ import time
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter(
-    "chat_api_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("chat_api_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "chat_api_request_seconds",
     "HTTP request latency",
@@ -27,8 +25,9 @@ DB_POOL_SIZE = Gauge("chat_api_db_pool_size", "DB pool size")
 class MetricsMiddleware:
     """Counts and times every request by method and route template (never the raw path)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, prefix: str = "") -> None:
         self.app = app
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +45,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = self._label(scope)
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
             REQUESTS.labels(scope["method"], route, str(status)).inc()
+
+    def _label(self, scope: Scope) -> str:
+        # FastAPI keeps an included router's routes relative to their prefix, so the
+        # prefix is put back here to tell /api/healthz from the root /healthz.
+        path = getattr(scope.get("route"), "path", None)
+        if not isinstance(path, str):
+            return "unmatched"
+        if self.prefix and scope["path"].startswith(self.prefix + "/") and not path.startswith(
+            self.prefix + "/"
+        ):
+            return self.prefix + path
+        return path

@@ -10,9 +10,6 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
-
-from chat_api import metrics
 from chat_contracts.channels import REVOCATION_CHANNEL, room_channel
 from chat_contracts.events import (
     Envelope,
@@ -23,6 +20,9 @@ from chat_contracts.events import (
     message_event,
     revocation_event,
 )
+from redis.exceptions import RedisError
+
+from chat_api import metrics
 
 log = structlog.get_logger(__name__)
 

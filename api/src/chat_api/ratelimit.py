@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 import time
 
+import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.exceptions import RedisError
+from limits.errors import StorageError
+from limits.storage import storage_from_string
 
 from chat_api import metrics
 from chat_api.config import Settings
+
+log = structlog.get_logger(__name__)
 
 
 class RateLimited(Exception):
@@ -26,7 +29,12 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         storage: Storage
         if settings.redis_url:
-            storage = storage_from_string("async+" + settings.redis_url)
+            storage = storage_from_string(
+                "async+" + settings.redis_url,
+                wrap_exceptions=True,
+                stream_timeout=2,
+                connect_timeout=2,
+            )
         else:
             storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(storage)
@@ -43,8 +51,9 @@ class RateLimits:
                 if not allowed:
                     stats = await self._limiter.get_window_stats(item, route, key)
                     wait = max(wait, math.ceil(stats.reset_time - time.time()), 1)
-            except (RedisError, OSError):
+            except StorageError:
                 # Failing open: a Redis outage must not lock every user out of login.
+                log.warning("rate_limit_storage_unavailable", route=route)
                 continue
         if wait:
             metrics.RATE_LIMITED.labels(route=route).inc()

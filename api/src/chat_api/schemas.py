@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
-
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
-
+from typing import Annotated, Any, Literal
 
 from chat_contracts.events import MessageData
-
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 
 def _no_nul(value: str) -> str:
@@ -26,6 +30,8 @@ def _not_blank(value: str) -> str:
 
 
 NoNul = AfterValidator(_no_nul)
+
+
 def _fold(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -39,9 +45,7 @@ DisplayName = Annotated[
 RoomName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
 ]
-Content = Annotated[
-    str, Field(min_length=1, max_length=4000), NoNul, AfterValidator(_not_blank)
-]
+Content = Annotated[str, Field(min_length=1, max_length=4000), NoNul, AfterValidator(_not_blank)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
 PositiveId = Annotated[int, Field(ge=1, le=2**62)]
 
@@ -149,3 +153,7 @@ class ValidateTokenOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, Any]]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from chat_contracts.tokens import TokenClaims, TokenType, decode_token, issue_token
 
 from chat_api.config import Settings
-from chat_contracts.tokens import TokenClaims, TokenType, decode_token, issue_token
 
 # RFC 9106 "second recommended" profile, sized for a 2-core pod: ~50 ms per hash.
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1, type=Type.ID)
@@ -50,7 +50,11 @@ class TokenService:
             TokenType.ACCESS, self._settings.access_token_ttl_seconds, user_id, session_id, version
         )
         refresh, refresh_claims = self._issue(
-            TokenType.REFRESH, self._settings.refresh_token_ttl_seconds, user_id, session_id, version
+            TokenType.REFRESH,
+            self._settings.refresh_token_ttl_seconds,
+            user_id,
+            session_id,
+            version,
         )
         return TokenPair(access, access_claims, refresh, refresh_claims)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chat_contracts.events import MessageData
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chat_api.crud.rooms import require_member
 from chat_api.errors import Conflict, Forbidden, NotFound
 from chat_api.models import Membership, Message, Room, User
-from chat_contracts.events import MessageData
 
 
 def to_data(message: Message) -> MessageData:
@@ -26,7 +26,9 @@ def to_data(message: Message) -> MessageData:
     )
 
 
-async def _by_client_id(session: AsyncSession, *, sender_id: int, client_msg_id: str) -> Message | None:
+async def _by_client_id(
+    session: AsyncSession, *, sender_id: int, client_msg_id: str
+) -> Message | None:
     return await session.scalar(
         select(Message).where(
             Message.sender_id == sender_id, Message.client_msg_id == client_msg_id
@@ -51,7 +53,11 @@ async def create(
         return to_data(_same_request(existing, room_id)), False
     try:
         message = await _insert(
-            session, sender_id=sender_id, room_id=room_id, content=content, client_msg_id=client_msg_id
+            session,
+            sender_id=sender_id,
+            room_id=room_id,
+            content=content,
+            client_msg_id=client_msg_id,
         )
     except IntegrityError:
         # A concurrent retry with the same client_msg_id committed first; our seq

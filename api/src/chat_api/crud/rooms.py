@@ -99,7 +99,10 @@ async def list_for_user(
 async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOut]:
     rows = (
         await session.execute(
-            select(Room, _member_count()).where(Room.kind == "public").order_by(Room.id).limit(limit)
+            select(Room, _member_count())
+            .where(Room.kind == "public")
+            .order_by(Room.id)
+            .limit(limit)
         )
     ).all()
     return [_room_out(r, members=m) for r, m in rows]
@@ -229,7 +232,10 @@ async def list_for_user(
 async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOut]:
     rows = (
         await session.execute(
-            select(Room, _member_count()).where(Room.kind == "public").order_by(Room.id).limit(limit)
+            select(Room, _member_count())
+            .where(Room.kind == "public")
+            .order_by(Room.id)
+            .limit(limit)
         )
     ).all()
     return [_room_out(r, members=m) for r, m in rows]

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from chat_contracts.tokens import TokenClaims, new_token_id
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.models import AuthSession, User
-from chat_contracts.tokens import TokenClaims, new_token_id
 
 
 class UsernameTaken(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
+from chat_contracts.events import RevocationData
+from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -16,8 +18,6 @@ from chat_api.ratelimit import RateLimited
 from chat_api.schemas import LoginIn, RefreshIn, RegisterIn, TokenOut, UserOut
 from chat_api.security import hash_password, verify_password
 from chat_api.state import AppState
-from chat_contracts.events import RevocationData
-from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 
 router = APIRouter(tags=["auth"])
 log = structlog.get_logger(__name__)
@@ -38,7 +38,9 @@ def _too_many(exc: RateLimited) -> HTTPException:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterIn, request: Request, session: SessionDep, state: StateDep) -> User:
+async def register(
+    body: RegisterIn, request: Request, session: SessionDep, state: StateDep
+) -> User:
     try:
         await state.limits.check("register", (state.limits.register_ip, client_ip(request)))
     except RateLimited as exc:

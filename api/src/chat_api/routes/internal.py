@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chat_contracts.tokens import InvalidTokenError, TokenType
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -9,7 +10,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from chat_api import crud, metrics
 from chat_api.deps import SessionDep, StateDep
 from chat_api.schemas import ValidateTokenIn, ValidateTokenOut
-from chat_contracts.tokens import InvalidTokenError, TokenType
 
 router = APIRouter(tags=["internal"])
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from chat_contracts.events import EventType, MessageData
 from fastapi import APIRouter, Query, Response, status
 
 from chat_api import crud, metrics
 from chat_api.deps import PrincipalDep, SessionDep, StateDep
 from chat_api.publisher import publish_message
 from chat_api.schemas import MessageEditIn, MessageIn, MessagePage, PositiveId
-from chat_contracts.events import EventType, MessageData
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 SeqParam = Annotated[int | None, Query(ge=0, le=2**62)]

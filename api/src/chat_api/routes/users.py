@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
+from chat_contracts.events import RevocationData
 from fastapi import APIRouter, HTTPException, Query, status
 
 from chat_api import crud
@@ -13,7 +14,6 @@ from chat_api.models import User
 from chat_api.publisher import publish_revocation
 from chat_api.schemas import PositiveId, UserOut, UserUpdateIn
 from chat_api.security import hash_password, verify_password
-from chat_contracts.events import RevocationData
 
 router = APIRouter(prefix="/users", tags=["users"])
 log = structlog.get_logger(__name__)

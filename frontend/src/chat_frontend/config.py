@@ -1,0 +1,76 @@
+"""Runtime configuration, from environment variables only (12-factor)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every field maps to the upper-case env var of the same name (see README)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # What the browser uses: relative = same origin as the page (the ingress case).
+    public_api_base: str = "/api"
+    public_ws_url: str = "/ws"
+
+    frontend_host: str = "0.0.0.0"  # a container service listens on all interfaces
+    frontend_port: int = Field(default=8080, ge=0, le=65535)
+    frontend_ops_port: int = Field(default=9102, ge=0, le=65535)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_json: bool = True
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("public_api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        return _check_url(value, {"http", "https"}, "PUBLIC_API_BASE").rstrip("/") or "/"
+
+    @field_validator("public_ws_url")
+    @classmethod
+    def _check_ws_url(cls, value: str) -> str:
+        return _check_url(value, {"ws", "wss"}, "PUBLIC_WS_URL")
+
+    def connect_origins(self) -> list[str]:
+        """Absolute origins the page must be allowed to reach (CSP connect-src)."""
+        origins: list[str] = []
+        for url in (self.public_api_base, self.public_ws_url):
+            parts = urlsplit(url)
+            if parts.scheme and parts.netloc:
+                origin = f"{parts.scheme}://{parts.netloc}"
+                if origin not in origins:
+                    origins.append(origin)
+        return origins
+
+    def browser_config(self) -> dict[str, str]:
+        """The runtime config the templates hand to the JS (never secrets)."""
+        return {"apiBase": self.public_api_base, "wsUrl": self.public_ws_url}
+
+
+def _check_url(value: str, schemes: set[str], name: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    # Relative: a path on the page's own origin. Absolute: one of the allowed schemes.
+    if not parts.scheme and not parts.netloc and value.startswith("/"):
+        return value
+    if parts.scheme in schemes and parts.netloc:
+        # Characters that could break out of the CSP header or the JSON block are refused.
+        if any(ch in value for ch in " ;,'\"<>\\"):
+            raise ValueError(f"{name} contains characters not allowed in a URL")
+        return value
+    raise ValueError(f"{name} must be a path starting with / or a {'/'.join(sorted(schemes))} URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,213 @@
+// The gateway connection: auth as the first frame (never a token in the URL),
+// reconnect with exponential backoff + full jitter, resume per room, gap fill.
+import { resolveWsUrl } from "./config.js";
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 30_000;
+const AUTH_TIMEOUT_MS = 10_000;
+
+/** Full jitter: uniform in [0, min(cap, base * 2^attempt)] (AWS architecture blog). */
+export function backoffDelay(attempt, random = Math.random) {
+  return Math.floor(random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt));
+}
+
+/**
+ * Events dispatched: "state" {state, detail}, "ready" (authenticated; joins sent),
+ * "frame" {frame} for every server frame after auth, "loggedout".
+ * States: connecting, open, reconnecting, offline, closed.
+ */
+export class ChatSocket extends EventTarget {
+  constructor({ url, getToken, tokenValidFor, refresh, resumePoints }) {
+    super();
+    this.url = resolveWsUrl(url);
+    this.getToken = getToken;
+    this.tokenValidFor = tokenValidFor;
+    this.refresh = refresh;
+    this.resumePoints = resumePoints; // () => {roomId: lastSeq}
+    this.ws = null;
+    this.authed = false;
+    this.stopped = true;
+    this.attempt = 0;
+    this.timer = null;
+    this.authTimer = null;
+    this.rooms = new Set(); // rooms to (re)join on every connection
+    this.state = "closed";
+    this.userId = null;
+    this._onOnline = () => this.state === "offline" || this.state === "reconnecting" ? this.connectNow() : null;
+    this._onOffline = () => this.setState("offline", "You are offline");
+  }
+
+  setState(state, detail = "") {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, detail } }));
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    window.addEventListener("online", this._onOnline);
+    window.addEventListener("offline", this._onOffline);
+    this.connect();
+  }
+
+  /** Close for good (logout, page leaving). */
+  stop(reason = "bye") {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.authTimer);
+    window.removeEventListener("online", this._onOnline);
+    window.removeEventListener("offline", this._onOffline);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      try {
+        ws.close(1000, reason);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.authed = false;
+    this.setState("closed");
+  }
+
+  connectNow() {
+    clearTimeout(this.timer);
+    if (!this.stopped && !this.ws) this.connect();
+  }
+
+  async connect() {
+    if (this.stopped || this.ws) return;
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    try {
+      if (!this.getToken() || this.tokenValidFor() < 10_000) await this.refresh();
+    } catch (err) {
+      if (err && (err.status === 401 || err.status === 403)) return this.loggedOut();
+      return this.scheduleReconnect(); // API unreachable: try again later
+    }
+    if (this.stopped || this.ws) return;
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (err) {
+      console.warn("websocket failed", err);
+      return this.scheduleReconnect();
+    }
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      ws.send(JSON.stringify({ type: "auth", token: this.getToken() }));
+      this.authTimer = setTimeout(() => ws.close(4000, "auth timeout"), AUTH_TIMEOUT_MS);
+    });
+    ws.addEventListener("message", (ev) => {
+      if (ws === this.ws) this.onFrame(ev.data);
+    });
+    ws.addEventListener("close", (ev) => {
+      if (ws === this.ws) this.onClose(ev);
+    });
+    // "error" is always followed by "close"; nothing to do here.
+  }
+
+  onFrame(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!frame || typeof frame.type !== "string") return;
+    switch (frame.type) {
+      case "auth_ok": {
+        const first = !this.authed;
+        clearTimeout(this.authTimer);
+        this.authed = true;
+        this.attempt = 0;
+        this.userId = frame.user_id;
+        if (first) this.afterAuth();
+        return;
+      }
+      case "reauth_required":
+        this.reauth();
+        return;
+      default:
+        this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+    }
+  }
+
+  afterAuth() {
+    this.setState("open");
+    for (const id of this.rooms) this.sendRaw({ type: "join", room_id: id });
+    const points = this.resumePoints();
+    if (Object.keys(points).length) this.sendRaw({ type: "resume", rooms: points });
+    this.dispatchEvent(new Event("ready"));
+  }
+
+  async reauth() {
+    try {
+      await this.refresh();
+      this.sendRaw({ type: "auth", token: this.getToken() });
+    } catch (err) {
+      if (err && (err.status === 401 || err.status === 403)) this.loggedOut();
+      // Otherwise the grace period may still save us on the next refresh timer.
+    }
+  }
+
+  onClose(ev) {
+    clearTimeout(this.authTimer);
+    this.ws = null;
+    const wasAuthed = this.authed;
+    this.authed = false;
+    if (this.stopped) return;
+    const reason = String(ev.reason || "");
+    if (ev.code === 1008) {
+      if (/revok/i.test(reason)) return this.loggedOut();
+      // Policy close: maybe our token expired. A failing refresh means we are signed out.
+      this.refresh().then(
+        () => this.scheduleReconnect(),
+        (err) => (err && (err.status === 401 || err.status === 403) ? this.loggedOut() : this.scheduleReconnect()),
+      );
+      return;
+    }
+    if ((ev.code === 1001 || ev.code === 1012) && wasAuthed) {
+      // Server draining: reconnect soon (jittered so replicas are not stampeded).
+      return this.scheduleReconnect(1000);
+    }
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect(capMs = null) {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const delay = capMs === null ? backoffDelay(this.attempt) : Math.floor(Math.random() * capMs);
+    this.attempt += 1;
+    this.setState(navigator.onLine === false ? "offline" : "reconnecting", `retrying in ${Math.ceil(delay / 1000)}s`);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  loggedOut() {
+    this.stop("logged out");
+    this.dispatchEvent(new Event("loggedout"));
+  }
+
+  sendRaw(frame) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Send an application frame; false when not connected + authenticated. */
+  send(frame) {
+    return this.authed ? this.sendRaw(frame) : false;
+  }
+
+  join(roomId) {
+    const id = Number(roomId);
+    if (this.rooms.has(id)) return; // already joined (or will be, right after auth)
+    this.rooms.add(id);
+    this.send({ type: "join", room_id: id });
+  }
+
+  leave(roomId) {
+    this.rooms.delete(Number(roomId));
+    this.send({ type: "leave", room_id: Number(roomId) });
+  }
+}

@@ -1,0 +1,106 @@
+"""The frontend runs as a real process (`python -m chat_frontend`) on free ports."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chat_testkit import ServiceProcess, free_port
+
+
+@dataclass
+class Frontend:
+    proc: ServiceProcess
+    port: int
+    ops_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
+
+
+def start_frontend(log_dir: Path, name: str, **env: str) -> Frontend:
+    port, ops_port = free_port(), free_port()
+    proc = ServiceProcess(
+        name=name,
+        argv=[sys.executable, "-m", "chat_frontend"],
+        env={
+            "FRONTEND_HOST": "127.0.0.1",
+            "FRONTEND_PORT": str(port),
+            "FRONTEND_OPS_PORT": str(ops_port),
+            **env,
+        },
+        log_dir=log_dir,
+        health_url=f"http://127.0.0.1:{ops_port}/readyz",
+    ).start()
+    return Frontend(proc=proc, port=port, ops_port=ops_port)
+
+
+@pytest.fixture(scope="session")
+def frontend_logs(artifacts_dir: Path) -> Path:
+    path = artifacts_dir / "frontend"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def frontend(frontend_logs: Path) -> Iterator[Frontend]:
+    """Default config: relative API base and WS URL (the ingress case)."""
+    fe = start_frontend(frontend_logs, "frontend-default")
+    try:
+        yield fe
+    finally:
+        fe.proc.terminate()
+
+
+@pytest.fixture(scope="session")
+def frontend_split(frontend_logs: Path) -> Iterator[Frontend]:
+    """`make run` config: API and gateway on other origins (CSP must allow them)."""
+    fe = start_frontend(
+        frontend_logs,
+        "frontend-split",
+        PUBLIC_API_BASE="http://localhost:8000/api",
+        PUBLIC_WS_URL="ws://localhost:8765/ws",
+    )
+    try:
+        yield fe
+    finally:
+        fe.proc.terminate()
+
+
+CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+# The launch arguments known to work on these machines (see /work/shared/ENVIRONMENT.md).
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """One real headless Chromium (system binary, not a Playwright download) per session."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (or set CHAT_TEST_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

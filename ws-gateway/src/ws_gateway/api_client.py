@@ -1,0 +1,111 @@
+"""The public API called with the user's own token: the API decides identity and membership."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from chat_contracts.events import MessageData
+
+from ws_gateway.metrics import API_REQUEST_SECONDS
+
+PAGE_LIMIT = 200  # the API's maximum page size
+
+
+class ApiError(Exception):
+    """A failed API call. `status` 0 means the API was not reachable."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+    @property
+    def retryable(self) -> bool:
+        """Network errors, timeouts, throttling and 5xx may succeed later; 4xx will not."""
+        return self.status == 0 or self.status in (408, 425, 429) or self.status >= 500
+
+
+class ApiClient:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, prefix: str) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/") + "/" + prefix.strip("/")
+
+    async def _call(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            resp = await self._client.request(
+                method,
+                self._base + path,
+                json=json,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(0, type(exc).__name__) from None
+        finally:
+            API_REQUEST_SECONDS.labels(op).observe(time.perf_counter() - started)
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, _detail(resp))
+        if resp.status_code == 204 or not resp.content:
+            return None
+        return resp.json()
+
+    async def get_room(self, token: str, room_id: int) -> dict[str, Any]:
+        room: dict[str, Any] = await self._call("get_room", "GET", f"/rooms/{room_id}", token)
+        return room
+
+    async def post_message(
+        self, token: str, *, room_id: int, content: str, client_msg_id: str
+    ) -> MessageData:
+        body = {"room_id": room_id, "content": content, "client_msg_id": client_msg_id}
+        return MessageData.model_validate(
+            await self._call("post_message", "POST", "/messages", token, json=body)
+        )
+
+    async def edit_message(self, token: str, message_id: int, content: str) -> MessageData:
+        return MessageData.model_validate(
+            await self._call(
+                "edit_message", "PATCH", f"/messages/{message_id}", token, json={"content": content}
+            )
+        )
+
+    async def delete_message(self, token: str, message_id: int) -> MessageData:
+        return MessageData.model_validate(
+            await self._call("delete_message", "DELETE", f"/messages/{message_id}", token)
+        )
+
+    async def messages_after(
+        self, token: str, room_id: int, after: int, before: int | None = None
+    ) -> AsyncIterator[list[MessageData]]:
+        """Pages of messages with after < seq (< before), ascending, until exhausted."""
+        while True:
+            params = {"room_id": room_id, "after": after, "limit": PAGE_LIMIT}
+            body = await self._call("list_messages", "GET", "/messages", token, params=params)
+            raw = [MessageData.model_validate(m) for m in body.get("messages", [])]
+            page = [m for m in raw if before is None or m.seq < before]
+            if page:
+                yield page
+            if not body.get("has_more") or not raw or len(page) < len(raw):
+                return
+            after = raw[-1].seq
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:200] if detail is not None else resp.reason_phrase

@@ -1,0 +1,103 @@
+"""Token validation through the API's internal /validate-token, cached until the token expires.
+
+The cache key is a hash of the token, so tokens never sit in memory longer than needed
+for the comparison and never appear in logs. Revocations purge the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+
+from ws_gateway.metrics import API_REQUEST_SECONDS
+
+CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: int
+    username: str
+    display_name: str
+    exp: int
+    sid: str
+    jti: str
+
+
+class TokenRejected(Exception):
+    """The API said no (forged, expired, revoked, wrong type): close 1008."""
+
+
+class AuthUnavailable(Exception):
+    """The API could not be asked: the client should retry later (close 1013)."""
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenValidator:
+    def __init__(self, client: httpx.AsyncClient, internal_url: str) -> None:
+        self._client = client
+        self._url = internal_url.rstrip("/") + "/validate-token"
+        self._cache: OrderedDict[str, Identity] = OrderedDict()
+
+    async def validate(self, token: str) -> Identity:
+        key = _key(token)
+        cached = self._cache.get(key)
+        if cached is not None:
+            if cached.exp > time.time():
+                self._cache.move_to_end(key)
+                return cached
+            del self._cache[key]
+        identity = await self._ask(token)
+        self._cache[key] = identity
+        while len(self._cache) > CACHE_MAX:
+            self._cache.popitem(last=False)
+        return identity
+
+    async def _ask(self, token: str) -> Identity:
+        started = time.perf_counter()
+        try:
+            resp = await self._client.post(self._url, json={"token": token})
+        except httpx.HTTPError as exc:
+            raise AuthUnavailable(type(exc).__name__) from None
+        finally:
+            API_REQUEST_SECONDS.labels("validate_token").observe(time.perf_counter() - started)
+        if resp.status_code in (400, 401, 403, 422):
+            raise TokenRejected(_reason(resp))
+        if resp.status_code != 200:
+            raise AuthUnavailable(f"validate-token HTTP {resp.status_code}")
+        body = resp.json()
+        if not body.get("valid"):
+            raise TokenRejected(str(body.get("reason", "invalid")))
+        if int(body["exp"]) <= time.time():
+            raise TokenRejected("expired")
+        return Identity(
+            user_id=int(body["user_id"]),
+            username=str(body.get("username", "")),
+            display_name=str(body.get("display_name", "")),
+            exp=int(body["exp"]),
+            sid=str(body.get("sid", "")),
+            jti=str(body.get("jti", "")),
+        )
+
+    def purge(self, user_id: int, session_id: str | None) -> None:
+        """Forget cached identities of a revoked user (one session, or all when None)."""
+        for key, ident in list(self._cache.items()):
+            if ident.user_id == user_id and (session_id is None or ident.sid == session_id):
+                del self._cache[key]
+
+
+def _reason(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"HTTP {resp.status_code}"
+    if isinstance(body, dict):
+        return str(body.get("reason") or body.get("detail") or "invalid")[:100]
+    return "invalid"

@@ -1,0 +1,28 @@
+"""Everything a socket handler needs, built once per process by server.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ws_gateway.api_client import ApiClient
+from ws_gateway.auth import TokenValidator
+from ws_gateway.broker import Broker
+from ws_gateway.config import Settings
+from ws_gateway.presence import PresenceTracker
+from ws_gateway.rooms import RoomIndex
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    api: ApiClient
+    validator: TokenValidator
+    index: RoomIndex
+    broker: Broker
+    presence: PresenceTracker
+    draining: bool = False
+    # Message stores in flight across all sockets: drain waits for them to reach zero.
+    inflight: int = 0
+    # Set once a drain stops taking new stores (after DRAIN_DELAY_SECONDS).
+    stores_closed: bool = False
+    api_reachable: bool = False

@@ -1,0 +1,294 @@
+"""One socket's life: auth handshake, then one frame at a time in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from chat_contracts.events import EventType, message_event
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ws_gateway import resume
+from ws_gateway.api_client import ApiError
+from ws_gateway.auth import AuthUnavailable, TokenRejected
+from ws_gateway.connection import Connection
+from ws_gateway.context import GatewayContext
+from ws_gateway.metrics import ACKS, FRAMES_IN, MESSAGE_ACK_SECONDS, NACKS
+from ws_gateway.protocol import (
+    AuthFrame,
+    ClientFrame,
+    CloseCode,
+    DeleteFrame,
+    EditFrame,
+    ErrorCode,
+    FetchFrame,
+    JoinFrame,
+    LeaveFrame,
+    MessageFrame,
+    PresenceFrame,
+    ProtocolError,
+    ResumeFrame,
+    TypingFrame,
+    error_frame,
+    parse_frame,
+    with_ref,
+)
+
+log = structlog.get_logger("ws_gateway.handlers")
+
+
+async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
+    s = ctx.settings
+    conn = Connection(ws, queue_max=s.send_queue_max, rate=s.rate_per_second, burst=s.rate_burst)
+    ctx.index.add_connection(conn)
+    expiry: asyncio.Task[None] | None = None
+    try:
+        if not await _authenticate_first(ctx, conn):
+            return
+        expiry = asyncio.create_task(_watch_expiry(ctx, conn), name=f"expiry-{conn.id}")
+        async for raw in ws:
+            if conn.closing:
+                break
+            await _on_frame(ctx, conn, raw)
+    except ConnectionClosed:
+        pass
+    finally:
+        if expiry is not None:
+            expiry.cancel()
+        rooms = list(conn.rooms)
+        ctx.index.remove_connection(conn)
+        for room_id in rooms:
+            await ctx.presence.left(room_id, conn.user_id)
+        await conn.finish(ctx.settings.close_timeout_seconds + 1)
+
+
+async def _authenticate_first(ctx: GatewayContext, conn: Connection) -> bool:
+    try:
+        raw = await asyncio.wait_for(conn.ws.recv(), ctx.settings.auth_timeout_seconds)
+    except TimeoutError:
+        await conn.ws.close(CloseCode.POLICY, "auth timeout")
+        return False
+    try:
+        frame = parse_frame(raw)
+    except ProtocolError as exc:
+        FRAMES_IN.labels("invalid").inc()
+        await conn.ws.close(CloseCode.POLICY, f"first frame must be auth ({exc.code.value})")
+        return False
+    FRAMES_IN.labels(frame.type).inc()
+    if not isinstance(frame, AuthFrame):
+        await conn.ws.close(CloseCode.POLICY, "first frame must be auth")
+        return False
+    if not await _auth(ctx, conn, frame):
+        return False
+    if len(ctx.index.user_sockets(conn.user_id)) >= ctx.settings.max_sockets_per_user:
+        await conn.ws.close(CloseCode.POLICY, "too many sockets for this user")
+        return False
+    ctx.index.set_user(conn)
+    structlog.contextvars.bind_contextvars(conn=conn.id, user_id=conn.user_id)
+    return True
+
+
+async def _auth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> bool:
+    """Validate (first auth or re-auth); on failure the socket is closed."""
+    try:
+        identity = await ctx.validator.validate(frame.token)
+    except TokenRejected as exc:
+        log.info("auth_rejected", conn=conn.id, reason=str(exc))
+        conn.close(CloseCode.POLICY, "authentication failed")
+        return False
+    except AuthUnavailable as exc:
+        log.warning("auth_unavailable", conn=conn.id, error=str(exc))
+        conn.close(CloseCode.TRY_AGAIN_LATER, "authentication unavailable, retry")
+        return False
+    if conn.identity is not None and identity.user_id != conn.identity.user_id:
+        conn.close(CloseCode.POLICY, "re-auth must keep the same user")
+        return False
+    conn.identity = identity
+    conn.token = frame.token
+    conn.reauth_deadline = None
+    conn.send(
+        with_ref({"type": "auth_ok", "user_id": identity.user_id, "exp": identity.exp}, frame.ref)
+    )
+    return True
+
+
+async def _watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
+    """At expiry ask for a fresh token; close 1008 if none arrives within the grace period."""
+    grace = ctx.settings.reauth_grace_seconds
+    while not conn.closing and conn.identity is not None:
+        wait = conn.identity.exp - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+            continue
+        if conn.reauth_deadline is None:
+            conn.reauth_deadline = time.monotonic() + grace
+            conn.send({"type": "reauth_required", "grace_seconds": grace})
+        remaining = conn.reauth_deadline - time.monotonic()
+        if remaining <= 0:
+            conn.close(CloseCode.POLICY, "token expired")
+            return
+        await asyncio.sleep(min(remaining, 0.5))
+
+
+async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> None:
+    s = ctx.settings
+    if not conn.bucket.take():
+        FRAMES_IN.labels("rate_limited").inc()
+        conn.violations += 1
+        if conn.violations > s.rate_abuse_limit:
+            conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
+        elif conn.violations == 1 or conn.violations % 10 == 0:
+            conn.send(error_frame(ErrorCode.RATE_LIMITED, "slow down"))
+        return
+    try:
+        frame = parse_frame(raw)
+    except ProtocolError as exc:
+        FRAMES_IN.labels("invalid").inc()
+        conn.send(error_frame(exc.code, exc.message, exc.ref))
+        return
+    FRAMES_IN.labels(frame.type).inc()
+    try:
+        await _dispatch(ctx, conn, frame)
+    except ApiError as exc:
+        conn.send(_api_error_frame(exc, frame))
+
+
+def _api_error_frame(exc: ApiError, frame: ClientFrame) -> dict[str, Any]:
+    code = {403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(exc.status)
+    if code is None:
+        code = ErrorCode.UNAVAILABLE if exc.retryable else ErrorCode.API_ERROR
+    out = error_frame(code, exc.detail, frame.ref)
+    room_id = getattr(frame, "room_id", None)
+    if room_id is not None:
+        out["room_id"] = room_id
+    return out
+
+
+async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -> None:
+    if isinstance(frame, MessageFrame):
+        await _store(ctx, conn, frame)
+    elif isinstance(frame, EditFrame | DeleteFrame):
+        await _edit_or_delete(ctx, conn, frame)
+    elif isinstance(frame, JoinFrame):
+        room = await resume.attach(ctx, conn, frame.room_id)
+        head = int(room.get("last_seq", 0))
+        conn.rooms[frame.room_id].start(head)
+        conn.send(
+            with_ref({"type": "joined", "room_id": frame.room_id, "last_seq": head}, frame.ref)
+        )
+        conn.finish_replay(frame.room_id)
+    elif isinstance(frame, LeaveFrame):
+        if frame.room_id in conn.rooms:
+            ctx.index.leave(conn, frame.room_id)
+            await ctx.presence.left(frame.room_id, conn.user_id)
+        conn.send(with_ref({"type": "left", "room_id": frame.room_id}, frame.ref))
+    elif isinstance(frame, TypingFrame):
+        await _typing(ctx, conn, frame)
+    elif isinstance(frame, PresenceFrame):
+        if _require_joined(conn, frame.room_id, frame.ref):
+            online = await ctx.presence.online(frame.room_id)
+            conn.send(
+                with_ref(
+                    {"type": "presence", "room_id": frame.room_id, "online": online}, frame.ref
+                )
+            )
+    elif isinstance(frame, ResumeFrame):
+        for room_id, last_seq in frame.rooms.items():
+            try:
+                await resume.resume_room(ctx, conn, room_id, last_seq)
+            except ApiError as exc:
+                out = _api_error_frame(exc, frame)
+                out["room_id"] = room_id
+                conn.send(out)
+    elif isinstance(frame, FetchFrame):
+        await resume.replay(
+            ctx, conn, frame.room_id, frame.after_seq, frame.before_seq, dedupe=False
+        )
+        conn.send(with_ref({"type": "fetched", "room_id": frame.room_id}, frame.ref))
+    elif isinstance(frame, AuthFrame):
+        await _auth(ctx, conn, frame)
+
+
+def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:
+    if room_id in conn.rooms:
+        return True
+    out = error_frame(ErrorCode.NOT_JOINED, "join the room first", ref)
+    out["room_id"] = room_id
+    conn.send(out)
+    return False
+
+
+async def _typing(ctx: GatewayContext, conn: Connection, frame: TypingFrame) -> None:
+    if not _require_joined(conn, frame.room_id, frame.ref):
+        return
+    now = time.monotonic()
+    if now - conn.typing_at.get(frame.room_id, 0.0) < ctx.settings.typing_min_interval_seconds:
+        return  # ephemeral: extra typing frames are dropped silently
+    conn.typing_at[frame.room_id] = now
+    payload = {
+        "room_id": frame.room_id,
+        "user_id": conn.user_id,
+        "replica": ctx.settings.replica_id,
+        "conn": conn.id,
+    }
+    await ctx.broker.publish_typing(payload)
+
+
+async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> None:
+    started = time.perf_counter()
+    if ctx.stores_closed:
+        NACKS.inc()
+        conn.send(_nack(frame.client_msg_id, True, "draining: reconnect and resend", frame.ref))
+        return
+    ctx.inflight += 1
+    try:
+        msg = await ctx.api.post_message(
+            conn.token,
+            room_id=frame.room_id,
+            content=frame.content,
+            client_msg_id=frame.client_msg_id,
+        )
+    except ApiError as exc:
+        NACKS.inc()
+        conn.send(_nack(frame.client_msg_id, exc.retryable, exc.detail, frame.ref))
+        return
+    finally:
+        ctx.inflight -= 1
+    ACKS.inc()
+    ack = {
+        "type": "ack",
+        "client_msg_id": frame.client_msg_id,
+        "message": msg.model_dump(mode="json"),
+    }
+    conn.send(with_ref(ack, frame.ref))
+    MESSAGE_ACK_SECONDS.observe(time.perf_counter() - started)
+    ctx.broker.local_echo(message_event(EventType.MESSAGE_CREATED, msg))
+
+
+def _nack(client_msg_id: str, retryable: bool, error: str, ref: str | int | None) -> dict[str, Any]:
+    frame = {"type": "nack", "client_msg_id": client_msg_id, "retryable": retryable, "error": error}
+    return with_ref(frame, ref)
+
+
+async def _edit_or_delete(
+    ctx: GatewayContext, conn: Connection, frame: EditFrame | DeleteFrame
+) -> None:
+    try:
+        if isinstance(frame, EditFrame):
+            msg = await ctx.api.edit_message(conn.token, frame.message_id, frame.content)
+            event = EventType.MESSAGE_UPDATED
+        else:
+            msg = await ctx.api.delete_message(conn.token, frame.message_id)
+            event = EventType.MESSAGE_DELETED
+    except ApiError as exc:
+        NACKS.inc()
+        nack = {"type": "nack", "message_id": frame.message_id, "retryable": exc.retryable}
+        conn.send(with_ref({**nack, "error": exc.detail}, frame.ref))
+        return
+    ACKS.inc()
+    ack = {"type": "ack", "message_id": frame.message_id, "message": msg.model_dump(mode="json")}
+    conn.send(with_ref(ack, frame.ref))
+    ctx.broker.local_echo(message_event(event, msg))

@@ -1,0 +1,168 @@
+"""Process-starting fixtures: gateway replicas, and the real API on real PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+
+# Helpers live next to the tests; importlib mode does not put this folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+JWT_SECRET = "test-secret-for-the-gateway-suite-0123456789abcdef"
+ORIGIN = "http://chat.test"
+_names = itertools.count(1)
+
+
+@dataclass
+class Gateway:
+    proc: ServiceProcess
+    port: int
+    ops_port: int
+    replica: str
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def ops(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
+
+
+@dataclass
+class Api:
+    proc: ServiceProcess
+    url: str
+    internal_url: str
+    redis: RedisServer
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0)
+
+
+GatewayFactory = Callable[..., list[Gateway]]
+
+
+def _log_dir(artifacts: Path) -> Path:
+    path = artifacts / "ws-gateway-tests"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class _Launcher:
+    """Starts gateway replicas as separate processes (started together, then awaited)."""
+
+    def __init__(self, artifacts: Path, label: str) -> None:
+        self.log_dir = _log_dir(artifacts)
+        self.label = label
+        self.started: list[Gateway] = []
+
+    def __call__(
+        self, count: int = 1, *, api: Api | None = None, redis_url: str | None = None, **env: str
+    ) -> list[Gateway]:
+        batch: list[Gateway] = []
+        for _ in range(count):
+            port, ops_port = free_port(), free_port()
+            replica = f"gw{next(_names)}"
+            full_env = {
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(port),
+                "GATEWAY_OPS_HOST": "127.0.0.1",
+                "GATEWAY_OPS_PORT": str(ops_port),
+                "REPLICA_ID": replica,
+                "ALLOWED_ORIGINS": ORIGIN,
+                "API_URL": api.url if api else f"http://127.0.0.1:{free_port()}",
+                "API_INTERNAL_URL": api.internal_url if api else f"http://127.0.0.1:{free_port()}",
+                "PRESENCE_TTL_SECONDS": "3",
+                "CANARY_INTERVAL_SECONDS": "0.5",
+                "READINESS_INTERVAL_SECONDS": "0.5",
+                "DRAIN_SECONDS": "10",
+                "LOG_JSON": "true",
+                **env,
+            }
+            redis = redis_url or (api.redis.url if api else None)
+            if redis and "REDIS_URL" not in env:
+                full_env["REDIS_URL"] = redis
+            proc = ServiceProcess(
+                name=f"{self.label[:60]}-{replica}",
+                argv=[sys.executable, "-m", "ws_gateway"],
+                env=full_env,
+                log_dir=self.log_dir,
+            )
+            proc.start()
+            batch.append(Gateway(proc, port, ops_port, replica))
+        self.started.extend(batch)
+        for gw in batch:
+            wait_http_ok(gw.ops + "/healthz", timeout=90, proc=gw.proc.proc)
+        return batch
+
+    def kill_all(self) -> None:
+        for gw in self.started:
+            gw.proc.kill()
+
+
+@pytest.fixture
+def start_gateways(artifacts_dir: Path, request: pytest.FixtureRequest) -> Iterator[GatewayFactory]:
+    """Gateways owned by one test (for tests that kill, drain or reconfigure them)."""
+    launcher = _Launcher(artifacts_dir, request.node.name)
+    yield launcher
+    launcher.kill_all()
+
+
+@pytest.fixture(scope="module")
+def module_gateways(
+    artifacts_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[GatewayFactory]:
+    """Gateways shared by a module's tests (process start-up is the slow part)."""
+    launcher = _Launcher(artifacts_dir, request.module.__name__.rsplit(".", 1)[-1])
+    yield launcher
+    launcher.kill_all()
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    postgres_server: PostgresServer, redis_server: RedisServer, artifacts_dir: Path
+) -> Iterator[Api]:
+    """The real API (`migrate` then `serve`) on the session PostgreSQL and Redis."""
+    port, internal = free_port(), free_port()
+    env = {
+        "DATABASE_URL": postgres_server.create_database("gateway_tests"),
+        "JWT_SECRET": JWT_SECRET,
+        "REDIS_URL": redis_server.url,
+        "API_HOST": "127.0.0.1",
+        "API_PORT": str(port),
+        "API_INTERNAL_HOST": "127.0.0.1",
+        "API_INTERNAL_PORT": str(internal),
+        "ENVIRONMENT": "development",
+        "LOG_JSON": "true",
+        # Every test user registers and logs in from 127.0.0.1.
+        "LOGIN_RATE_PER_IP": "100000/minute",
+        "LOGIN_RATE_PER_USERNAME": "100000/minute",
+        "REGISTER_RATE_PER_IP": "100000/minute",
+    }
+    argv = [sys.executable, "-m", "chat_api"]
+    migrate = subprocess.run(
+        [*argv, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    proc = ServiceProcess(
+        name="api",
+        argv=[*argv, "serve"],
+        env=env,
+        log_dir=_log_dir(artifacts_dir),
+        health_url=f"http://127.0.0.1:{internal}/healthz",
+    ).start(timeout=60)
+    wait_http_ok(f"http://127.0.0.1:{port}/api/healthz", timeout=30, proc=proc.proc)
+    try:
+        yield Api(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", redis_server)
+    finally:
+        proc.terminate()

@@ -1,0 +1,125 @@
+"""Handshake policy and the ops server on a real gateway process (Redis only, no API)."""
+
+from __future__ import annotations
+
+import signal
+
+import httpx
+import pytest
+from chat_testkit import RedisServer
+from conftest import ORIGIN, Gateway, GatewayFactory
+from gw_helpers import Client, eventually, handshake_status
+from websockets.asyncio.client import connect
+
+
+@pytest.fixture(scope="module")
+def gateway(module_gateways: GatewayFactory, redis_server: RedisServer) -> Gateway:
+    return module_gateways(1, redis_url=redis_server.url, AUTH_TIMEOUT_SECONDS="1")[0]
+
+
+async def test_wrong_origin_is_refused_with_403(gateway: Gateway) -> None:
+    """A browser page from another origin cannot open a socket."""
+    with pytest.raises(Exception) as info:
+        await connect(gateway.url, origin="http://evil.example", open_timeout=5)  # type: ignore[arg-type]
+    assert handshake_status(info.value) == 403
+
+
+async def test_token_in_url_is_refused_with_400(gateway: Gateway) -> None:
+    """Tokens never travel in the URL: ?token= is refused before the upgrade."""
+    for query in ("?token=abc", "?access_token=x", "?x=eyJhbGciOiJIUzI1NiJ9.e30.sig"):
+        with pytest.raises(Exception) as info:
+            await connect(gateway.url + query, origin=ORIGIN, open_timeout=5)  # type: ignore[arg-type]
+        assert handshake_status(info.value) == 400
+
+
+async def test_unknown_path_is_404(gateway: Gateway) -> None:
+    """Only /ws upgrades."""
+    with pytest.raises(Exception) as info:
+        await connect(gateway.url.replace("/ws", "/other"), origin=ORIGIN, open_timeout=5)  # type: ignore[arg-type]
+    assert handshake_status(info.value) == 404
+
+
+async def test_no_auth_frame_closes_1008(gateway: Gateway) -> None:
+    """A socket that never authenticates is closed with 1008 after the auth timeout."""
+    client = await Client.open(gateway.url, ORIGIN)
+    assert await client.closed() == 1008
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["{bad json", b"\x00\x01binary", '{"type":"join","room_id":1}', '{"type":"what"}'],
+)
+async def test_non_auth_first_frame_closes_1008(gateway: Gateway, first: str | bytes) -> None:
+    """Anything but a valid auth frame first is a policy violation."""
+    client = await Client.open(gateway.url, ORIGIN)
+    await client.send(first)
+    assert await client.closed() == 1008
+    # ...and the server keeps serving others.
+    assert httpx.get(gateway.ops + "/healthz").status_code == 200
+    other = await Client.open(gateway.url, ORIGIN)
+    await other.close()
+
+
+async def test_oversized_frame_closes_1009(gateway: Gateway) -> None:
+    """A frame over the size limit is closed with 1009."""
+    client = await Client.open(gateway.url, ORIGIN)
+    await client.send('{"type":"auth","token":"' + "x" * 70_000 + '"}')
+    assert await client.closed() == 1009
+
+
+async def test_api_down_auth_closes_1013(gateway: Gateway) -> None:
+    """When the API cannot validate, the client is told to retry later (1013), not refused."""
+    client = await Client.open(gateway.url, ORIGIN)
+    await client.send({"type": "auth", "token": "whatever"})
+    assert await client.closed() == 1013
+
+
+def test_ops_endpoints(gateway: Gateway) -> None:
+    """healthz 200, readyz 503 while the API is unreachable (with reasons), metrics exported."""
+    assert httpx.get(gateway.ops + "/healthz").json()["replica"] == gateway.replica
+    ready = httpx.get(gateway.ops + "/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["api"] is False
+    text = httpx.get(gateway.ops + "/metrics").text
+    for name in (
+        "chat_gateway_connections",
+        "chat_gateway_frames_in_total",
+        "chat_gateway_frames_out_total",
+        "chat_gateway_acks_total",
+        "chat_gateway_nacks_total",
+        "chat_gateway_resume_replayed_total",
+        "chat_gateway_redis_errors_total",
+        "chat_gateway_api_request_seconds",
+        "chat_gateway_message_ack_seconds",
+        "chat_gateway_message_delivery_seconds",
+        "chat_gateway_pubsub_roundtrip_seconds",
+        "chat_gateway_canary_failures_total",
+    ):
+        assert name in text, name
+
+
+async def test_canary_round_trip_is_measured(gateway: Gateway) -> None:
+    """Each replica's probe goes through Redis and back; the round trip is observed."""
+
+    def observed() -> bool:
+        text = httpx.get(gateway.ops + "/metrics").text
+        line = next(
+            x
+            for x in text.splitlines()
+            if x.startswith("chat_gateway_pubsub_roundtrip_seconds_count")
+        )
+        return float(line.split()[-1]) >= 2
+
+    await eventually(observed, 15, "two canary round trips")
+    broker = httpx.get(gateway.ops + "/readyz").json()["broker"]
+    assert broker["subscribed"] is True and broker["healthy"] is True
+
+
+async def test_sigterm_with_no_sockets_exits_0(
+    start_gateways: GatewayFactory, redis_server: RedisServer
+) -> None:
+    """SIGTERM: the process drains and exits 0."""
+    gateway = start_gateways(1, redis_url=redis_server.url)[0]
+    gateway.proc.signal(signal.SIGTERM)
+    await eventually(lambda: not gateway.proc.alive(), 20, "exit")
+    assert gateway.proc.proc is not None and gateway.proc.proc.returncode == 0
