@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from api_testing import Api
 from chat_testkit.redis import RedisServer
@@ -79,7 +81,7 @@ async def test_oversized_body_is_413_and_stores_nothing(api: Api) -> None:
     """Bodies over the cap are refused before parsing, with or without a Content-Length."""
     alice = await api.user()
     room = await api.room(alice)
-    big = '{"room_id": %d, "content": "%s", "client_msg_id": "big"}' % (room["id"], "x" * 70_000)
+    big = json.dumps({"room_id": room["id"], "content": "x" * 70_000, "client_msg_id": "big"})
     resp = await api.client.post(
         "/api/messages", content=big, headers={**alice.auth, "content-type": "application/json"}
     )

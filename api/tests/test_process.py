@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from chat_testkit import ServiceProcess, free_port
 from chat_testkit.postgres import PostgresServer
 
@@ -31,7 +30,9 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     ("secret", "expected"),
     [(None, "JWT_SECRET"), ("too-short", "at least 32 bytes"), ("changeme", "placeholder")],
 )
-def test_refuses_to_start_without_a_strong_secret(tmp_path: Path, secret: str | None, expected: str) -> None:
+def test_refuses_to_start_without_a_strong_secret(
+    tmp_path: Path, secret: str | None, expected: str
+) -> None:
     """A missing, short or placeholder JWT_SECRET stops start-up with a clear message."""
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
     if secret is not None:
@@ -48,7 +49,7 @@ def test_refuses_to_start_without_a_strong_secret(tmp_path: Path, secret: str | 
 def test_serves_public_and_internal_ports_and_stops_cleanly(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    """migrate then serve: probes on both ports, validate-token only on the internal one, SIGTERM exits 0."""
+    """migrate, serve: probes on both ports, validate-token only internally, SIGTERM -> 0."""
     db = postgres_server.create_database("process_test")
     public, internal = free_port(), free_port()
     env = {
@@ -75,8 +76,12 @@ def test_serves_public_and_internal_ports_and_stops_cleanly(
         base = f"http://127.0.0.1:{public}"
         assert httpx.get(f"{base}/api/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{internal}/readyz").status_code == 200
-        httpx.post(f"{base}/api/register", json={"username": "proc_user", "password": "longenough"}).raise_for_status()
-        token = httpx.post(f"{base}/api/login", json={"username": "proc_user", "password": "longenough"}).json()["access_token"]
+        httpx.post(
+            f"{base}/api/register", json={"username": "proc_user", "password": "longenough"}
+        ).raise_for_status()
+        token = httpx.post(
+            f"{base}/api/login", json={"username": "proc_user", "password": "longenough"}
+        ).json()["access_token"]
         assert httpx.post(f"{base}/validate-token", json={"token": token}).status_code == 404
         assert httpx.post(f"{base}/api/validate-token", json={"token": token}).status_code == 404
         valid = httpx.post(f"http://127.0.0.1:{internal}/validate-token", json={"token": token})

@@ -7,6 +7,7 @@ must never answer 5xx and must answer what its schema documents.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from chat_testkit import ServiceProcess, free_port
 from chat_testkit.postgres import PostgresServer
 
@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def api_process(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def api_process(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
     db = postgres_server.create_database("schemathesis")
     port, internal = free_port(), free_port()
     env = {
@@ -37,16 +39,37 @@ def api_process(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPa
         "LOGIN_RATE_PER_USERNAME": "100000/minute",
         "REGISTER_RATE_PER_IP": "100000/minute",
     }
-    subprocess.run([sys.executable, "-m", "chat_api", "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "chat_api", "migrate"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
     logs = tmp_path_factory.mktemp("schemathesis")
-    proc = ServiceProcess("api-schemathesis", [sys.executable, "-m", "chat_api", "serve"], env, logs, health_url=f"http://127.0.0.1:{port}/api/healthz").start()
+    proc = ServiceProcess(
+        "api-schemathesis",
+        [sys.executable, "-m", "chat_api", "serve"],
+        env,
+        logs,
+        health_url=f"http://127.0.0.1:{port}/api/healthz",
+    ).start()
     base = f"http://127.0.0.1:{port}"
     # A user with a room and a message, so generated ids sometimes hit real rows.
-    httpx.post(f"{base}/api/register", json={"username": "fuzzer", "password": "fuzzer-password"}).raise_for_status()
-    token = httpx.post(f"{base}/api/login", json={"username": "fuzzer", "password": "fuzzer-password"}).json()["access_token"]
+    httpx.post(
+        f"{base}/api/register", json={"username": "fuzzer", "password": "fuzzer-password"}
+    ).raise_for_status()
+    token = httpx.post(
+        f"{base}/api/login", json={"username": "fuzzer", "password": "fuzzer-password"}
+    ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    room = httpx.post(f"{base}/api/rooms", json={"name": "fuzz", "kind": "public"}, headers=auth).json()
-    httpx.post(f"{base}/api/messages", json={"room_id": room["id"], "content": "seed", "client_msg_id": "seed"}, headers=auth).raise_for_status()
+    room = httpx.post(
+        f"{base}/api/rooms", json={"name": "fuzz", "kind": "public"}, headers=auth
+    ).json()
+    httpx.post(
+        f"{base}/api/messages",
+        json={"room_id": room["id"], "content": "seed", "client_msg_id": "seed"},
+        headers=auth,
+    ).raise_for_status()
     try:
         yield base, auth
     finally:
@@ -56,22 +79,43 @@ def api_process(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPa
         assert '"level": "error"' not in log, log[-4000:]
 
 
-def test_api_conforms_to_its_schema(api_process: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+def test_api_conforms_to_its_schema(
+    api_process: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
     """All schemathesis checks on every operation: no 5xx, only documented statuses and shapes."""
     base, auth = api_process
     result = subprocess.run(
         [
-            sys.executable, "-m", "schemathesis.cli", "run", f"{base}/api/openapi.json",
-            "--checks", "all",
-            "--max-examples", "25",
-            "--seed", "20261129",
-            "--workers", "2",
-            "--header", f"Authorization: {auth['Authorization']}",
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
+            "run",
+            f"{base}/api/openapi.json",
+            "--checks",
+            "all",
+            # See schemathesis.toml for why this one heuristic is off.
+            "--exclude-checks",
+            "ensure_resource_availability",
+            "--max-examples",
+            "10",
+            "--seed",
+            "20261129",
+            "--workers",
+            "2",
+            "--header",
+            f"Authorization: {auth['Authorization']}",
             # Logout and password change would end the fuzzer's own session mid-run;
             # both have explicit tests.
-            "--exclude-path-regex", "^/api/(logout|users/me)$",
-            "--report", "junit", "--report-dir", str(tmp_path),
-            "--max-time", "240",
+            "--exclude-path-regex",
+            "^/api/(logout|users/me)$",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+            "--max-time",
+            "120",
         ],
         capture_output=True,
         text=True,
@@ -79,4 +123,5 @@ def test_api_conforms_to_its_schema(api_process: tuple[str, dict[str, str]], tmp
         env={**os.environ, "NO_COLOR": "1"},
     )
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout or "passed" in result.stdout, result.stdout[-3000:]
+    tested = re.search(r"Tested: (\d+)", result.stdout)
+    assert tested and int(tested.group(1)) >= 20, result.stdout[-3000:]

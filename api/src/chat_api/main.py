@@ -1,4 +1,4 @@
-"""App factories: the public app (under API_PREFIX) and the internal app (validate-token, metrics)."""
+"""App factories: the public app (under API_PREFIX) and the internal app (validate-token)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,24 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from chat_api.errors import DomainError
-from chat_api.schemas import ErrorOut
 from chat_api.metrics import MetricsMiddleware
 from chat_api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from chat_api.routes import auth, health, internal, messages, rooms, users
+from chat_api.schemas import ErrorOut
 from chat_api.state import AppState
-
 
 # Documented on every public route so clients (and schemathesis) know the error shapes.
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "model": ErrorOut}
     for code, text in (
+        (400, "request body is not decodable (e.g. invalid UTF-8)"),
         (401, "missing, invalid, expired or revoked token"),
         (403, "not allowed (e.g. not a member of a public room, not the sender)"),
         (404, "not found, or a private room the caller cannot see"),
@@ -37,9 +40,26 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    # Starlette names only the first route that matched the path; RFC 9110 wants
+    # every method the resource supports, which the schema knows.
+    allowed: list[str] = []
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            allowed = sorted(m.upper() for m in operations)
+            break
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
+    )
+
+
 def _common(app: FastAPI, state: AppState, prefix: str = "") -> FastAPI:
     app.state.chat = state
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(MetricsMiddleware, prefix=prefix)
     app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)

@@ -55,8 +55,10 @@ class MetricsMiddleware:
         path = getattr(scope.get("route"), "path", None)
         if not isinstance(path, str):
             return "unmatched"
-        if self.prefix and scope["path"].startswith(self.prefix + "/") and not path.startswith(
-            self.prefix + "/"
+        if (
+            self.prefix
+            and scope["path"].startswith(self.prefix + "/")
+            and not path.startswith(self.prefix + "/")
         ):
             return self.prefix + path
         return path

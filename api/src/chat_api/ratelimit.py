@@ -8,10 +8,9 @@ import time
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from limits.storage import storage_from_string
 
 from chat_api import metrics
 from chat_api.config import Settings
@@ -29,7 +28,7 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         storage: Storage
         if settings.redis_url:
-            storage = storage_from_string(
+            storage = RedisStorage(
                 "async+" + settings.redis_url,
                 wrap_exceptions=True,
                 stream_timeout=2,

@@ -15,21 +15,13 @@ from pydantic import (
     StringConstraints,
 )
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refusing it here keeps it a 422, not a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
+# PostgreSQL text cannot hold NUL, so stored strings refuse it (422, not a 500). The
+# rules are patterns rather than validators so the OpenAPI schema states them too.
+NO_NUL = r"^[^\x00]*$"
+# ...and must have something visible, not only whitespace.
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# JavaScript clients read ids as doubles; anything above 2**53 - 1 could not round-trip.
+MAX_ID = 2**53 - 1
 
 
 def _fold(value: object) -> object:
@@ -38,16 +30,26 @@ def _fold(value: object) -> object:
 
 # Folded before the pattern check, so "Alice" registers as "alice".
 Username = Annotated[str, BeforeValidator(_fold), StringConstraints(pattern=r"^[a-z0-9_.-]{3,32}$")]
-Password = Annotated[str, Field(min_length=8, max_length=128), NoNul]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
 DisplayName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
+    str, Field(min_length=1, max_length=64, pattern=NOT_BLANK), AfterValidator(str.strip)
 ]
-RoomName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoNul
-]
-Content = Annotated[str, Field(min_length=1, max_length=4000), NoNul, AfterValidator(_not_blank)]
+RoomName = DisplayName
+Content = Annotated[str, Field(min_length=1, max_length=4000, pattern=NOT_BLANK)]
 ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
-PositiveId = Annotated[int, Field(ge=1, le=2**62)]
+PositiveId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _not_bool(value: object) -> object:
+    # JSON Schema's integer admits 3.0 but not `true`; pydantic's lax mode would take both.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), NotBool]
+Seq = Annotated[int, Field(ge=0, le=MAX_ID), NotBool]
 
 
 class Strict(BaseModel):
@@ -62,12 +64,12 @@ class RegisterIn(Strict):
 
 class LoginIn(Strict):
     # Looser than registration so a typo'd username gets the same 401 as a wrong password.
-    username: Annotated[str, Field(min_length=1, max_length=64), NoNul]
-    password: Annotated[str, Field(min_length=1, max_length=128), NoNul]
+    username: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class RefreshIn(Strict):
-    refresh_token: Annotated[str, Field(max_length=2048), NoNul] | None = None
+    refresh_token: Annotated[str, Field(max_length=2048)] | None = None
 
 
 class UserOut(BaseModel):
@@ -89,7 +91,7 @@ class TokenOut(BaseModel):
 
 class UserUpdateIn(Strict):
     display_name: DisplayName | None = None
-    current_password: Annotated[str, Field(max_length=128), NoNul] | None = None
+    current_password: Annotated[str, Field(max_length=128)] | None = None
     new_password: Password | None = None
 
 
@@ -110,19 +112,19 @@ class RoomOut(BaseModel):
 
 
 class InviteIn(Strict):
-    user_id: PositiveId
+    user_id: BodyId
 
 
 class DmIn(Strict):
-    user_id: PositiveId
+    user_id: BodyId
 
 
 class ReadIn(Strict):
-    seq: Annotated[int, Field(ge=0, le=2**62)]
+    seq: Seq
 
 
 class MessageIn(Strict):
-    room_id: PositiveId
+    room_id: BodyId
     content: Content
     client_msg_id: ClientMsgId
 
@@ -137,7 +139,7 @@ class MessagePage(BaseModel):
 
 
 class ValidateTokenIn(Strict):
-    token: Annotated[str, Field(min_length=1, max_length=4096), NoNul]
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 class ValidateTokenOut(BaseModel):

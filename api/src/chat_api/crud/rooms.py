@@ -25,7 +25,7 @@ def _room_out(room: Room, *, last_read: int = 0, unread: int = 0, members: int =
     return RoomOut(
         id=room.id,
         name=room.name,
-        kind=room.kind,  # type: ignore[arg-type]
+        kind=room.kind,
         created_at=room.created_at,
         last_seq=room.last_seq,
         last_read_seq=last_read,
@@ -110,9 +110,12 @@ async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOu
 
 async def join_public(session: AsyncSession, *, room_id: int, user: User) -> RoomOut:
     room = await session.get(Room, room_id)
-    if room is None or room.kind != "public":
+    if room is None:
         raise NotFound("room not found")
-    await _add_member(session, room=room, user_id=user.id)
+    if await membership(session, room_id=room_id, user_id=user.id) is None:
+        if room.kind != "public":
+            raise NotFound("room not found")  # private rooms and DMs are invite-only
+        await _add_member(session, room=room, user_id=user.id)
     return await room_view(session, room_id=room_id, user_id=user.id)
 
 
@@ -174,141 +177,6 @@ async def get_or_create_dm(
             if room_id is None:
                 raise
     return await room_view(session, room_id=room_id, user_id=user.id), created
-
-
-async def membership(session: AsyncSession, *, room_id: int, user_id: int) -> Membership | None:
-    return await session.get(Membership, (room_id, user_id))
-
-
-async def require_member(
-    session: AsyncSession, *, room_id: int, user_id: int
-) -> tuple[Room, Membership]:
-    """Private rooms and DMs stay invisible to outsiders (404); public ones say 403."""
-    room = await session.get(Room, room_id)
-    if room is None:
-        raise NotFound("room not found")
-    member = await membership(session, room_id=room_id, user_id=user_id)
-    if member is None:
-        if room.kind == "public":
-            raise Forbidden("not a member of this room")
-        raise NotFound("room not found")
-    return room, member
-
-
-async def room_view(session: AsyncSession, *, room_id: int, user_id: int) -> RoomOut:
-    rows = await list_for_user(session, user_id=user_id, room_id=room_id)
-    if not rows:
-        await require_member(session, room_id=room_id, user_id=user_id)
-        raise NotFound("room not found")
-    return rows[0]
-
-
-async def list_for_user(
-    session: AsyncSession, *, user_id: int, room_id: int | None = None
-) -> list[RoomOut]:
-    unread = (
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.room_id == Room.id,
-            Message.seq > Membership.last_read_seq,
-            Message.sender_id != user_id,
-            Message.deleted.is_(False),
-        )
-        .correlate(Room, Membership)
-        .scalar_subquery()
-    )
-    query = (
-        select(Room, Membership.last_read_seq, unread, _member_count())
-        .join(Membership, and_(Membership.room_id == Room.id, Membership.user_id == user_id))
-        .order_by(Room.id)
-    )
-    if room_id is not None:
-        query = query.where(Room.id == room_id)
-    rows = (await session.execute(query)).all()
-    return [_room_out(r, last_read=lr, unread=u, members=m) for r, lr, u, m in rows]
-
-
-async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOut]:
-    rows = (
-        await session.execute(
-            select(Room, _member_count())
-            .where(Room.kind == "public")
-            .order_by(Room.id)
-            .limit(limit)
-        )
-    ).all()
-    return [_room_out(r, members=m) for r, m in rows]
-
-
-async def join_public(session: AsyncSession, *, room_id: int, user: User) -> RoomOut:
-    room = await session.get(Room, room_id)
-    if room is None or room.kind != "public":
-        raise NotFound("room not found")
-    await _add_member(session, room=room, user_id=user.id)
-    return await room_view(session, room_id=room_id, user_id=user.id)
-
-
-async def _add_member(session: AsyncSession, *, room: Room, user_id: int) -> None:
-    if await membership(session, room_id=room.id, user_id=user_id) is not None:
-        return
-    # New members start "read up to now": history is there, but not counted as unread.
-    session.add(Membership(room_id=room.id, user_id=user_id, last_read_seq=room.last_seq))
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()  # a concurrent join won; the end state is the same
-
-
-async def leave(session: AsyncSession, *, room_id: int, user: User) -> None:
-    room, _ = await require_member(session, room_id=room_id, user_id=user.id)
-    if room.kind == "dm":
-        raise Forbidden("cannot leave a direct message")
-    await session.execute(
-        delete(Membership).where(Membership.room_id == room_id, Membership.user_id == user.id)
-    )
-    await session.commit()
-
-
-async def invite(session: AsyncSession, *, room_id: int, inviter: User, user_id: int) -> None:
-    room, _ = await require_member(session, room_id=room_id, user_id=inviter.id)
-    if room.kind == "dm":
-        raise Forbidden("cannot invite into a direct message")
-    if await session.get(User, user_id) is None:
-        raise NotFound("user not found")
-    await _add_member(session, room=room, user_id=user_id)
-
-
-async def get_or_create_dm(
-    session: AsyncSession, *, user: User, other_id: int
-) -> tuple[RoomOut, bool]:
-    if other_id == user.id:
-        raise Forbidden("cannot open a direct message with yourself")
-    other = await session.get(User, other_id)
-    if other is None:
-        raise NotFound("user not found")
-    low, high = sorted((user.id, other_id))
-    key = f"{low}:{high}"
-    created = False
-    room = await session.scalar(select(Room).where(Room.dm_key == key))
-    if room is None:
-        room = Room(name=f"{user.username}, {other.username}", kind="dm", dm_key=key, last_seq=0)
-        session.add(room)
-        try:
-            await session.flush()
-            session.add_all(
-                [Membership(room_id=room.id, user_id=uid, last_read_seq=0) for uid in (low, high)]
-            )
-            await session.commit()
-            created = True
-        except IntegrityError:
-            await session.rollback()  # the other side opened it at the same moment
-    view = await list_for_user(session, user_id=user.id)
-    return next(r for r in view if r.kind == "dm" and r.name and _is_room(r, key, view)), created
-
-
-def _is_room(room: RoomOut, key: str, _view: list[RoomOut]) -> bool:
-    return True
 
 
 async def members(session: AsyncSession, *, room_id: int, user_id: int) -> list[User]:

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Response, status
 from chat_api import crud, metrics
 from chat_api.deps import PrincipalDep, SessionDep, StateDep
 from chat_api.publisher import publish_message
-from chat_api.schemas import MessageEditIn, MessageIn, MessagePage, PositiveId
+from chat_api.schemas import MAX_ID, MessageEditIn, MessageIn, MessagePage, PositiveId
 
 router = APIRouter(prefix="/messages", tags=["messages"])
-SeqParam = Annotated[int | None, Query(ge=0, le=2**62)]
+SeqParam = Annotated[int | None, Query(ge=0, le=MAX_ID)]
 
 
 @router.post(
@@ -49,7 +49,7 @@ async def history(
     principal: PrincipalDep,
     session: SessionDep,
     state: StateDep,
-    room_id: Annotated[int, Query(ge=1, le=2**62)],
+    room_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     before: SeqParam = None,
     after: SeqParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
