@@ -4,7 +4,7 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -42,3 +42,9 @@ images: ## build chat-api, chat-ws-gateway, chat-frontend (IMAGE_TOOL=podman BAS
 	@for s in api ws-gateway frontend; do \
 	  $(IMAGE_TOOL) build --build-arg BASE_IMAGE=$(BASE_IMAGE) -f $$s/Dockerfile -t chat-$$s:$(IMAGE_TAG) . || exit 1; \
 	done
+
+cluster: ## kind (or CLUSTER=minikube) dev cluster: ingress, Postgres + Redis, images, chart (k8s-dev/up.sh)
+	@bash k8s-dev/up.sh
+
+cluster-down: ## delete the dev cluster
+	@bash k8s-dev/down.sh

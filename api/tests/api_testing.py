@@ -18,7 +18,6 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "jwt_secret": JWT_SECRET,
         "database_url": database_url,
-        "environment": "test",
         "cookie_secure": False,
         "login_rate_per_ip": "10000/minute",
         "login_rate_per_username": "10000/minute",

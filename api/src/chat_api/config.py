@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
 
 from chat_contracts.tokens import check_key
 from pydantic import Field, SecretStr, field_validator
@@ -15,7 +14,6 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "dev", "development"}
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
-    environment: Literal["development", "production", "test"] = "production"
     database_url: str = "sqlite+aiosqlite:///./chat.db"
     redis_url: str | None = None
     jwt_secret: SecretStr = Field(..., description="HS256 key, >= 32 random bytes")
@@ -34,6 +32,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
+    # Bursts queue for a connection rather than fail fast: a send waiting 20 s still beats a
+    # nack and a client retry storm.
+    db_pool_timeout_seconds: float = Field(30.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # "N/period" strings as the `limits` library parses them.
     login_rate_per_ip: str = "20/minute"
