@@ -94,3 +94,5 @@ def test_serves_public_and_internal_ports_and_stops_cleanly(
         proc.kill()
     log = proc.read_log()
     assert token not in log and "longenough" not in log
+    # No REDIS_URL: the API says at start-up that events go nowhere.
+    assert "redis_disabled" in log
