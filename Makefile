@@ -4,7 +4,7 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -15,8 +15,12 @@ help:
 bootstrap: ## install system packages (as root on Debian), uv and the locked venv
 	@bash scripts/bootstrap.sh
 
-run: bootstrap ## start api, ws-gateway and frontend locally (SQLite + in-process broker)
-	@$(PY) python scripts/run_local.py
+run: ## start api, ws-gateway and frontend locally (SQLite + in-process broker; DATABASE_URL/REDIS_URL, GATEWAY_REPLICAS=2)
+	@BOOTSTRAP_MINIMAL=1 bash scripts/bootstrap.sh
+	@$(PY) python scripts/run_local.py $(RUN_ARGS)
+
+e2e: bootstrap ## browser tests through nginx: PostgreSQL, Redis, api, 2 gateways, frontend, Chromium
+	@$(PY) pytest tests/e2e -q $(PYTEST_ARGS)
 
 test: bootstrap lint types pytest ## everything CI runs
 

@@ -1,0 +1,66 @@
+"""Session fixtures for the browser end-to-end suite: the stack behind nginx and Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# e2e_stack/e2e_ui sit beside this file; until pyproject's pythonpath lists tests/e2e,
+# put it there ourselves (unique module names, so nothing else is shadowed).
+from chat_testkit import PostgresServer, RedisServer
+from e2e_stack import Stack, start_stack
+
+CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+# The launch arguments known to work on these machines (/work/shared/ENVIRONMENT.md).
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def e2e_artifacts(artifacts_dir: Path) -> Path:
+    """artifacts/e2e: screenshots of this run, logs/ of every service, nginx/ (config + logs)."""
+    path = artifacts_dir / "e2e"
+    path.mkdir(exist_ok=True)
+    for old in path.glob("*.png"):
+        old.unlink()
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(
+    postgres_server: PostgresServer, redis_server: RedisServer, e2e_artifacts: Path
+) -> Iterator[Stack]:
+    """api + 2 gateway replicas + frontend on PostgreSQL/Redis, behind the rendered nginx."""
+    database_url = postgres_server.create_database("chat_e2e")
+    running = start_stack(e2e_artifacts, database_url, redis_server.url)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One real headless Chromium (the system binary; Playwright's download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (or set CHAT_TEST_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -1,0 +1,224 @@
+"""The whole chat behind nginx, as real processes: api + 2 gateway replicas + frontend.
+
+PostgreSQL and Redis come from the testkit fixtures; nginx runs the rendered
+deploy/nginx/chat.conf.template (the chart Ingress stand-in) in the foreground.
+Every process logs into artifacts/e2e/logs so the secret-grep test can read them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+from chat_testkit import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+NGINX_DIR = ROOT / "deploy" / "nginx"
+REPLICAS = ("e2e-gw-1", "e2e-gw-2")
+
+
+def free_port() -> int:
+    """A free loopback port below the ephemeral range: the many outgoing connections of this
+    suite (and of parallel suites) take local ports from that range, racing a listener."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def load_render() -> ModuleType:
+    """deploy/nginx/render.py is a script beside its template, not a package."""
+    spec = importlib.util.spec_from_file_location("chat_nginx_render_e2e", NGINX_DIR / "render.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Stack:
+    log_dir: Path
+    nginx_prefix: Path
+    port: int
+    api: ServiceProcess
+    frontend: ServiceProcess
+    nginx: ServiceProcess
+    gateways: dict[str, ServiceProcess] = field(default_factory=dict)
+    gateway_ops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def access_log(self) -> Path:
+        return self.nginx_prefix / "logs" / "access.log"
+
+    def all_logs(self) -> list[Path]:
+        logs = sorted(self.log_dir.glob("*.log"))
+        return [*logs, *sorted((self.nginx_prefix / "logs").glob("*.log"))]
+
+    def gateway_connections(self, replica: str) -> float:
+        """The replica's `chat_gateway_connections` gauge (its ops port)."""
+        text = httpx.get(f"http://127.0.0.1:{self.gateway_ops[replica]}/metrics", timeout=5).text
+        for line in text.splitlines():
+            if line.startswith("chat_gateway_connections "):
+                return float(line.split()[1])
+        raise AssertionError("chat_gateway_connections missing from /metrics")
+
+    def stop(self) -> None:
+        for proc in (self.nginx, self.frontend, *self.gateways.values(), self.api):
+            proc.terminate(timeout=15)
+
+
+def _service(
+    log_dir: Path, name: str, module: str, env: dict[str, str], health: str
+) -> ServiceProcess:
+    return ServiceProcess(
+        name=name,
+        argv=[sys.executable, "-m", module],
+        env={"PYTHONUNBUFFERED": "1", "LOG_JSON": "true", **env},
+        log_dir=log_dir,
+        health_url=health,
+        cwd=ROOT,
+    )
+
+
+def start_stack(artifacts: Path, database_url: str, redis_url: str) -> Stack:
+    log_dir = artifacts / "logs"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    log_dir.mkdir(parents=True)
+    port, api_port, internal_port = free_port(), free_port(), free_port()
+    origin = f"http://127.0.0.1:{port}"
+    common = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "JWT_SECRET": secrets.token_hex(32),
+        "ENVIRONMENT": "production",
+        # nginx listens on plain http here; a Secure cookie would not come back over it.
+        "COOKIE_SECURE": "false",
+        "REGISTER_RATE_PER_IP": "200/minute",  # every browser user comes from 127.0.0.1
+        "LOGIN_RATE_PER_IP": "200/minute",
+    }
+    migrate = subprocess.run(
+        [sys.executable, "-m", "chat_api", "migrate"],
+        env={**os.environ, **common},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    (log_dir / "migrate.log").write_text(migrate.stdout + migrate.stderr)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+
+    api = _service(
+        log_dir,
+        "api",
+        "chat_api",
+        {
+            **common,
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(api_port),
+            "API_INTERNAL_HOST": "127.0.0.1",
+            "API_INTERNAL_PORT": str(internal_port),
+        },
+        f"http://127.0.0.1:{internal_port}/readyz",
+    )
+    api.argv = [*api.argv, "serve"]
+
+    fe_port, fe_ops = free_port(), free_port()
+    frontend = _service(
+        log_dir,
+        "frontend",
+        "chat_frontend",
+        {
+            "FRONTEND_HOST": "127.0.0.1",
+            "FRONTEND_PORT": str(fe_port),
+            "FRONTEND_OPS_PORT": str(fe_ops),
+        },
+        f"http://127.0.0.1:{fe_ops}/readyz",
+    )
+    gateways: dict[str, ServiceProcess] = {}
+    gateway_ports: dict[str, tuple[int, int]] = {}
+    for replica in REPLICAS:
+        gw_port, ops = free_port(), free_port()
+        gateway_ports[replica] = (gw_port, ops)
+        gateways[replica] = _service(
+            log_dir,
+            replica,
+            "ws_gateway",
+            {
+                "REDIS_URL": redis_url,
+                "REPLICA_ID": replica,
+                "API_URL": f"http://127.0.0.1:{api_port}",
+                "API_INTERNAL_URL": f"http://127.0.0.1:{internal_port}",
+                "ALLOWED_ORIGINS": origin,
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(gw_port),
+                "GATEWAY_OPS_HOST": "127.0.0.1",
+                "GATEWAY_OPS_PORT": str(ops),
+                "DRAIN_SECONDS": "3",
+                # A killed replica's users drop out of presence quickly.
+                "PRESENCE_TTL_SECONDS": "6",
+            },
+            f"http://127.0.0.1:{ops}/readyz",
+        )
+    # All four in parallel: imports dominate start-up on a 2-core machine, and each health
+    # URL is polled until it answers (a gateway is ready once it reaches the API and Redis).
+    with ThreadPoolExecutor(4) as pool:
+        started = [pool.submit(p.start, timeout=90) for p in (api, frontend, *gateways.values())]
+        for fut in started:
+            fut.result()
+
+    prefix = artifacts / "nginx"
+    shutil.rmtree(prefix, ignore_errors=True)
+    (prefix / "logs").mkdir(parents=True)
+    (prefix / "tmp").mkdir()
+    conf = load_render().render(
+        NGINX_DIR / "chat.conf.template",
+        LISTEN_PORT=port,
+        FRONTEND_UPSTREAM=f"127.0.0.1:{fe_port}",
+        API_UPSTREAM=f"127.0.0.1:{api_port}",
+        GATEWAY_UPSTREAMS=[f"127.0.0.1:{gateway_ports[r][0]}" for r in REPLICAS],
+    )
+    (prefix / "nginx.conf").write_text(conf)
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(exe).exists(), "nginx missing: apt-get install -y nginx (scripts/bootstrap.sh)"
+    nginx = ServiceProcess(
+        name="nginx",
+        argv=[exe, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        env={},
+        log_dir=prefix / "logs",
+        health_url=f"{origin}/api/healthz",
+    ).start(timeout=20)
+    return Stack(
+        log_dir=log_dir,
+        nginx_prefix=prefix,
+        port=port,
+        api=api,
+        frontend=frontend,
+        nginx=nginx,
+        gateways=gateways,
+        gateway_ops={r: gateway_ports[r][1] for r in REPLICAS},
+    )
