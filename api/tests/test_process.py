@@ -71,7 +71,7 @@ def test_serves_public_and_internal_ports_and_stops_cleanly(
         env,
         tmp_path,
         health_url=f"http://127.0.0.1:{public}/api/healthz",
-    ).start()
+    ).start(timeout=120)  # a loaded 2-core CI box imports slowly
     try:
         base = f"http://127.0.0.1:{public}"
         assert httpx.get(f"{base}/api/readyz").status_code == 200

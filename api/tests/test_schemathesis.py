@@ -52,7 +52,7 @@ def api_process(
         env,
         logs,
         health_url=f"http://127.0.0.1:{port}/api/healthz",
-    ).start()
+    ).start(timeout=120)  # a loaded 2-core CI box imports slowly
     base = f"http://127.0.0.1:{port}"
     # A user with a room and a message, so generated ids sometimes hit real rows.
     httpx.post(

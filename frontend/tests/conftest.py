@@ -91,9 +91,11 @@ LAUNCH_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: a live sync Playwright keeps its event loop marked as running
+# in the main thread, which would break every asyncio test collected after this folder.
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
-    """One real headless Chromium (system binary, not a Playwright download) per session."""
+    """One real headless Chromium (system binary, not a Playwright download) per module."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (or set CHAT_TEST_CHROMIUM)")
     from playwright.sync_api import sync_playwright

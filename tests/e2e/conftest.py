@@ -51,7 +51,9 @@ def stack(
         running.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: a live sync Playwright keeps its event loop marked as running
+# in the main thread, which would break every asyncio test collected after this folder.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One real headless Chromium (the system binary; Playwright's download is not used)."""
     if not Path(CHROMIUM).exists():

@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = _settings()
     configure_logging("chat-api", level=settings.log_level, json=settings.log_json)
+    structlog.contextvars.bind_contextvars(environment=settings.environment)
     if args.command == "migrate":
         from chat_api.migrate import upgrade_head
 

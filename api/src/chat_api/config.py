@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 from chat_contracts.tokens import check_key
 from pydantic import Field, SecretStr, field_validator
@@ -14,6 +15,8 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "dev", "development"}
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
+    # A label on every log line, so one log stack can hold dev, staging and production.
+    environment: Literal["development", "production", "test"] = "production"
     database_url: str = "sqlite+aiosqlite:///./chat.db"
     redis_url: str | None = None
     jwt_secret: SecretStr = Field(..., description="HS256 key, >= 32 random bytes")
