@@ -4,7 +4,7 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e bench bench-smoke
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -32,7 +32,7 @@ lint: ## ruff check + format check
 	@$(PY) ruff format --check .
 
 types: ## mypy strict on every src package
-	@$(PY) mypy libs/chat-contracts/src libs/chat-testkit/src api/src ws-gateway/src frontend/src
+	@$(PY) mypy libs/chat-contracts/src libs/chat-testkit/src api/src ws-gateway/src frontend/src bench
 
 fmt: ## apply ruff fixes and formatting
 	@$(PY) ruff check --fix .
@@ -52,3 +52,9 @@ cluster: ## kind (or CLUSTER=minikube) dev cluster: ingress, Postgres + Redis, i
 
 cluster-down: ## delete the dev cluster
 	@bash k8s-dev/down.sh
+
+bench: bootstrap ## load harness: all scenarios, gateway vs Socket.IO peer vs floor (< 15 min), rewrites bench/RESULTS.md
+	@$(PY) python -m bench run
+
+bench-smoke: ## the load harness end to end at tiny sizes (< 60 s, no timing asserts)
+	@$(PY) python -m bench smoke
