@@ -109,14 +109,15 @@ async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOu
 
 
 async def join_public(session: AsyncSession, *, room_id: int, user: User) -> RoomOut:
+    user_id = user.id  # read now: a rollback in _add_member expires the ORM object
     room = await session.get(Room, room_id)
     if room is None:
         raise NotFound("room not found")
-    if await membership(session, room_id=room_id, user_id=user.id) is None:
+    if await membership(session, room_id=room_id, user_id=user_id) is None:
         if room.kind != "public":
             raise NotFound("room not found")  # private rooms and DMs are invite-only
-        await _add_member(session, room=room, user_id=user.id)
-    return await room_view(session, room_id=room_id, user_id=user.id)
+        await _add_member(session, room=room, user_id=user_id)
+    return await room_view(session, room_id=room_id, user_id=user_id)
 
 
 async def _add_member(session: AsyncSession, *, room: Room, user_id: int) -> None:
@@ -152,17 +153,18 @@ async def invite(session: AsyncSession, *, room_id: int, inviter: User, user_id:
 async def get_or_create_dm(
     session: AsyncSession, *, user: User, other_id: int
 ) -> tuple[RoomOut, bool]:
-    if other_id == user.id:
+    user_id, username = user.id, user.username  # a rollback below expires the ORM object
+    if other_id == user_id:
         raise Forbidden("cannot open a direct message with yourself")
     other = await session.get(User, other_id)
     if other is None:
         raise NotFound("user not found")
-    low, high = sorted((user.id, other_id))
+    low, high = sorted((user_id, other_id))
     key = f"{low}:{high}"
     created = False
     room_id = await session.scalar(select(Room.id).where(Room.dm_key == key))
     if room_id is None:
-        room = Room(name=f"{user.username}, {other.username}", kind="dm", dm_key=key, last_seq=0)
+        room = Room(name=f"{username}, {other.username}", kind="dm", dm_key=key, last_seq=0)
         session.add(room)
         try:
             await session.flush()
@@ -176,7 +178,7 @@ async def get_or_create_dm(
             room_id = await session.scalar(select(Room.id).where(Room.dm_key == key))
             if room_id is None:
                 raise
-    return await room_view(session, room_id=room_id, user_id=user.id), created
+    return await room_view(session, room_id=room_id, user_id=user_id), created
 
 
 async def members(session: AsyncSession, *, room_id: int, user_id: int) -> list[User]:
