@@ -12,7 +12,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
 )
 
 # PostgreSQL text cannot hold NUL, so stored strings refuse it (422, not a 500). The
@@ -25,11 +24,12 @@ MAX_ID = 2**53 - 1
 
 
 def _fold(value: object) -> object:
-    return value.strip().lower() if isinstance(value, str) else value
+    return value.lower() if isinstance(value, str) else value
 
 
-# Folded before the pattern check, so "Alice" registers as "alice".
-Username = Annotated[str, BeforeValidator(_fold), StringConstraints(pattern=r"^[a-z0-9_.-]{3,32}$")]
+# Case-folded after the pattern is stated (schema order matters: the pattern must reach the
+# OpenAPI schema), so "Alice" registers as "alice"; surrounding spaces are refused.
+Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,32}$"), BeforeValidator(_fold)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 DisplayName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=NOT_BLANK), AfterValidator(str.strip)

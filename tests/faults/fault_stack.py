@@ -1,0 +1,300 @@
+"""Real processes for the fault suite: the API (restartable on fixed ports), gateway
+replicas, nginx in front of them, and Prometheus-text scraping.
+
+Copied and adapted from ws-gateway/tests/conftest.py (test folders never import each other).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+JWT_SECRET = "fault-suite-secret-0123456789abcdef-0123456789"
+ORIGIN = "http://chat.faults.test"
+NGINX = os.environ.get("CHAT_TEST_NGINX", "/usr/sbin/nginx")
+_names = itertools.count(1)
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Prometheus text exposition -> {'name{labels}': value} (comments dropped)."""
+    out: dict[str, float] = {}
+    text = httpx.get(url, timeout=5).text
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            continue
+    return out
+
+
+def metric_sum(samples: dict[str, float], name: str, **labels: str) -> float:
+    """Sum every sample of `name` whose labels include all of `labels`."""
+    total = 0.0
+    for key, value in samples.items():
+        base, _, rest = key.partition("{")
+        if base != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += value
+    return total
+
+
+@dataclass
+class Api:
+    """`python -m chat_api serve` on fixed ports, so kill + start keeps every URL valid."""
+
+    pg: PostgresServer
+    redis: RedisServer
+    log_dir: Path
+    database_url: str
+    port: int = field(default_factory=free_port)
+    internal_port: int = field(default_factory=free_port)
+    proc: ServiceProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.database_url,
+            "JWT_SECRET": JWT_SECRET,
+            "REDIS_URL": self.redis.url,
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(self.port),
+            "API_INTERNAL_HOST": "127.0.0.1",
+            "API_INTERNAL_PORT": str(self.internal_port),
+            "ENVIRONMENT": "development",
+            "LOG_JSON": "true",
+            # Every fault-suite user registers and logs in from 127.0.0.1.
+            "LOGIN_RATE_PER_IP": "1000000/minute",
+            "LOGIN_RATE_PER_USERNAME": "1000000/minute",
+            "REGISTER_RATE_PER_IP": "1000000/minute",
+        }
+
+    def migrate(self) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "chat_api", "migrate"],
+            env={**os.environ, **self.env()},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    def start(self) -> Api:
+        self.proc = ServiceProcess(
+            name="api",
+            argv=[sys.executable, "-m", "chat_api", "serve"],
+            env=self.env(),
+            log_dir=self.log_dir,
+            health_url=f"{self.internal_url}/healthz",
+        ).start(timeout=60)
+        wait_http_ok(f"{self.url}/api/healthz", timeout=30, proc=self.proc.proc)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(f"{self.internal_url}/metrics")
+
+    def validate_calls(self) -> float:
+        """Requests the API served on its internal /validate-token route (any status)."""
+        return metric_sum(self.metrics(), "chat_api_requests_total", route="/validate-token")
+
+
+@dataclass
+class Gateway:
+    proc: ServiceProcess
+    port: int
+    ops_port: int
+    replica: str
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def ops(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
+
+    def rss_kib(self) -> int:
+        """Resident set size from /proc (the gateway's memory, not the test's)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        return int(match.group(1)) if match else 0
+
+    def restart(self) -> None:
+        """Start a fresh process on the same ports (after a kill)."""
+        self.proc.kill()
+        self.proc = ServiceProcess(
+            name=self.proc.name, argv=self.proc.argv, env=self.env, log_dir=self.proc.log_dir
+        )
+        self.proc.start()
+        wait_http_ok(self.ops + "/healthz", timeout=60, proc=self.proc.proc)
+
+
+class GatewayLauncher:
+    """Starts gateway replicas as separate processes (started together, then awaited)."""
+
+    def __init__(self, api: Api, log_dir: Path, label: str) -> None:
+        self.api = api
+        self.log_dir = log_dir
+        self.label = re.sub(r"[^A-Za-z0-9_.-]", "_", label)[:50]
+        self.started: list[Gateway] = []
+
+    def __call__(self, count: int = 2, **env: str) -> list[Gateway]:
+        batch: list[Gateway] = []
+        for _ in range(count):
+            port, ops_port = free_port(), free_port()
+            replica = f"fgw{next(_names)}"
+            full_env = {
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": str(port),
+                "GATEWAY_OPS_HOST": "127.0.0.1",
+                "GATEWAY_OPS_PORT": str(ops_port),
+                "REPLICA_ID": replica,
+                "ALLOWED_ORIGINS": ORIGIN,
+                "API_URL": self.api.url,
+                "API_INTERNAL_URL": self.api.internal_url,
+                "REDIS_URL": self.api.redis.url,
+                "PRESENCE_TTL_SECONDS": "3",
+                "CANARY_INTERVAL_SECONDS": "0.5",
+                "READINESS_INTERVAL_SECONDS": "0.5",
+                "DRAIN_SECONDS": "10",
+                "RATE_PER_SECOND": "200",
+                "RATE_BURST": "400",
+                "LOG_JSON": "true",
+                **env,
+            }
+            proc = ServiceProcess(
+                name=f"{self.label}-{replica}",
+                argv=[sys.executable, "-m", "ws_gateway"],
+                env=full_env,
+                log_dir=self.log_dir,
+            )
+            proc.start()
+            batch.append(Gateway(proc, port, ops_port, replica, full_env))
+        self.started.extend(batch)
+        for gw in batch:
+            wait_http_ok(gw.ops + "/healthz", timeout=60, proc=gw.proc.proc)
+        return batch
+
+    def kill_all(self) -> None:
+        for gw in self.started:
+            gw.proc.kill()
+
+
+@dataclass
+class Nginx:
+    """nginx in the foreground with the project's template, as the Ingress stand-in."""
+
+    prefix: Path
+    port: int
+    gateways: list[str]
+    ws_timeout: int = 3600
+    api_upstream: str = "127.0.0.1:9"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def conf(self) -> Path:
+        return self.prefix / "nginx.conf"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def render(self) -> None:
+        sys.path.insert(0, str(REPO_ROOT / "deploy" / "nginx"))
+        try:
+            from render import render  # deploy/nginx/render.py (not a package)
+        finally:
+            sys.path.pop(0)
+        for sub in ("logs", "tmp"):
+            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(
+            render(
+                LISTEN_PORT=self.port,
+                FRONTEND_UPSTREAM="127.0.0.1:9",
+                API_UPSTREAM=self.api_upstream,
+                GATEWAY_UPSTREAMS=self.gateways,
+                WS_TIMEOUT_SECONDS=self.ws_timeout,
+            )
+        )
+
+    def start(self) -> Nginx:
+        if not Path(NGINX).exists():
+            raise RuntimeError(f"nginx not found at {NGINX}: apt-get install -y nginx")
+        self.render()
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.prefix / "logs" / "stderr.log").open("ab"),
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/api/healthz", timeout=1)
+                return self
+            except httpx.HTTPError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start") from None
+                time.sleep(0.05)
+
+    def worker_pids(self) -> set[int]:
+        assert self.proc is not None
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+        )
+        return {int(p) for p in out.stdout.split()}
+
+    def reload(self) -> None:
+        """`nginx -s reload` with the same prefix/config: new workers, old ones drain."""
+        subprocess.run(
+            [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-s", "reload"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def logs(self) -> str:
+        parts = [p.read_text(errors="replace") for p in (self.prefix / "logs").glob("*.log")]
+        return "\n".join(parts)
+
+
+def cleanup_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
