@@ -9,7 +9,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import pytest
 from fault_client import User, create_room, eventually, register, rest, stored_messages, users
 from fault_oracle import Report
 from fault_stack import ORIGIN, Api, Gateway
@@ -177,18 +176,10 @@ async def test_reconnect_storm_1000_sockets(api: Api, pair: list[Gateway]) -> No
     assert rep.duplicates == 0
     # Bounded: no amplification (at most one validation per reconnecting socket, retries
     # included). The ideal, one per token per cold replica, needs single-flight validation
-    # in the gateway: see test_concurrent_handshakes_share_one_validation (xfail).
+    # in the gateway: test_concurrent_handshakes_share_one_validation checks it.
     assert storm_calls <= SOCKETS, f"{storm_calls} validate-token calls for {SOCKETS} sockets"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ws-gateway/src/ws_gateway/auth.py TokenValidator.validate (lines 49-61) has no "
-        "single-flight: N concurrent handshakes with one uncached token make N "
-        "/validate-token calls (cache filled only after each call returns)"
-    ),
-)
 async def test_concurrent_handshakes_share_one_validation(api: Api, pair: list[Gateway]) -> None:
     """20 simultaneous auths with one not-yet-cached token cost one /validate-token call."""
     user = register(api.url)  # a token no gateway has validated yet

@@ -6,6 +6,7 @@ for the comparison and never appear in logs. Revocations purge the cache.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -45,6 +46,9 @@ class TokenValidator:
         self._client = client
         self._url = internal_url.rstrip("/") + "/validate-token"
         self._cache: OrderedDict[str, Identity] = OrderedDict()
+        # One API call per uncached token however many handshakes present it at once
+        # (a reconnect storm brings many sockets of one user back together).
+        self._inflight: dict[str, asyncio.Task[Identity]] = {}
 
     async def validate(self, token: str) -> Identity:
         key = _key(token)
@@ -54,11 +58,22 @@ class TokenValidator:
                 self._cache.move_to_end(key)
                 return cached
             del self._cache[key]
-        identity = await self._ask(token)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._ask(token))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done))
+        # shield: one waiter giving up (socket closed) must not cancel the others' answer.
+        identity = await asyncio.shield(task)
         self._cache[key] = identity
         while len(self._cache) > CACHE_MAX:
             self._cache.popitem(last=False)
         return identity
+
+    def _settle(self, key: str, done: asyncio.Task[Identity]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # mark retrieved: every waiter may have gone already
 
     async def _ask(self, token: str) -> Identity:
         started = time.perf_counter()
