@@ -28,7 +28,8 @@ async def create_user(
 
 
 async def get_by_username(session: AsyncSession, *, username: str) -> User | None:
-    return await session.scalar(select(User).where(User.username == username.strip().lower()))
+    """`username` already folded by the caller (the login route also keys rate limits on it)."""
+    return await session.scalar(select(User).where(User.username == username))
 
 
 async def get(session: AsyncSession, *, user_id: int) -> User | None:
