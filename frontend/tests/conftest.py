@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 from chat_testkit import ServiceProcess, free_port
+from chat_testkit.browser import chromium
 
 
 @dataclass
@@ -77,32 +77,10 @@ def frontend_split(frontend_logs: Path) -> Iterator[Frontend]:
         fe.proc.terminate()
 
 
-CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-# The launch arguments known to work on these machines (see /work/shared/ENVIRONMENT.md).
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 # Module scope, not session: a live sync Playwright keeps its event loop marked as running
 # in the main thread, which would break every asyncio test collected after this folder.
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
     """One real headless Chromium (system binary, not a Playwright download) per module."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (or set CHAT_TEST_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser

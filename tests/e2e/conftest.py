@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,20 +11,8 @@ import pytest
 # e2e_stack/e2e_ui sit beside this file; until pyproject's pythonpath lists tests/e2e,
 # put it there ourselves (unique module names, so nothing else is shadowed).
 from chat_testkit import PostgresServer, RedisServer
+from chat_testkit.browser import chromium
 from e2e_stack import Stack, start_stack
-
-CHROMIUM = os.environ.get("CHAT_TEST_CHROMIUM", "/usr/bin/chromium")
-# The launch arguments known to work on these machines (/work/shared/ENVIRONMENT.md).
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +43,5 @@ def stack(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One real headless Chromium (the system binary; Playwright's download is not used)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (or set CHAT_TEST_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched

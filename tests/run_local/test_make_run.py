@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from chat_testkit import PostgresServer, RedisServer
+from chat_testkit.browser import chromium
 from run_local_support import (
     PASSWORD,
     ROOT,
@@ -34,12 +35,6 @@ from run_local_support import (
 )
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def test_make_run_prints_url_and_wires_origins(default_stack: Stack) -> None:
@@ -86,41 +81,35 @@ def test_make_run_register_http_then_message_over_ws(default_stack: Stack) -> No
 def test_make_run_browser_login_survives_reload(default_stack: Stack, artifacts_dir: Path) -> None:
     """In Chromium at the printed URL: register, chat, reload -> still signed in (cross-port
     refresh cookie, Path=/api on the API origin, is same-site on localhost)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium missing: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     stack, user = default_stack, f"br{uuid.uuid4().hex[:8]}"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(base_url=stack.frontend_origin)
-            page.set_default_timeout(20_000)
-            page.goto("/register")
-            page.get_by_test_id("register-username").fill(user)
-            page.get_by_test_id("register-password").fill(PASSWORD)
-            page.get_by_test_id("register-submit").click()
-            expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
-            page.get_by_test_id("open-room-browser").click()
-            page.get_by_test_id("create-room-name").fill("browser")
-            page.get_by_test_id("create-room-submit").click()
-            page.get_by_test_id("composer-input").fill("from the browser")
-            page.get_by_test_id("composer-input").press("Enter")
-            sent = page.locator("[data-testid=message][data-status=sent]")
-            expect(sent).to_have_count(1)
-            cookies = page.context.cookies()
-            assert [(c["name"], c["domain"], c["path"]) for c in cookies] == [
-                ("chat_refresh", "localhost", "/api")
-            ]
-            page.reload()
-            expect(page.get_by_test_id("chat-app")).to_have_attribute("data-ready", "true")
-            expect(page.get_by_test_id("current-user")).to_have_text(user)
-            expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
-            expect(sent).to_have_count(1)
-            (artifacts_dir / "run-local").mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts_dir / "run-local" / "browser-after-reload.png"))
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(base_url=stack.frontend_origin)
+        page.set_default_timeout(20_000)
+        page.goto("/register")
+        page.get_by_test_id("register-username").fill(user)
+        page.get_by_test_id("register-password").fill(PASSWORD)
+        page.get_by_test_id("register-submit").click()
+        expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
+        page.get_by_test_id("open-room-browser").click()
+        page.get_by_test_id("create-room-name").fill("browser")
+        page.get_by_test_id("create-room-submit").click()
+        page.get_by_test_id("composer-input").fill("from the browser")
+        page.get_by_test_id("composer-input").press("Enter")
+        sent = page.locator("[data-testid=message][data-status=sent]")
+        expect(sent).to_have_count(1)
+        cookies = page.context.cookies()
+        assert [(c["name"], c["domain"], c["path"]) for c in cookies] == [
+            ("chat_refresh", "localhost", "/api")
+        ]
+        page.reload()
+        expect(page.get_by_test_id("chat-app")).to_have_attribute("data-ready", "true")
+        expect(page.get_by_test_id("current-user")).to_have_text(user)
+        expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
+        expect(sent).to_have_count(1)
+        (artifacts_dir / "run-local").mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts_dir / "run-local" / "browser-after-reload.png"))
 
 
 def test_make_run_ctrl_c_stops_everything(default_stack: Stack) -> None:
