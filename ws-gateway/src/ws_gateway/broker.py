@@ -101,11 +101,19 @@ class RedisBroker(Broker):
         ]
 
     async def stop(self) -> None:
+        # redis-py can swallow a cancellation that lands mid-(re)connect (SIGTERM right after
+        # start-up), so one cancel() is not enough: cancel again until the tasks are done.
+        pending = [task for task in self._tasks if not task.done()]
+        for _ in range(10):
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _, still = await asyncio.wait(pending, timeout=1.0)
+            pending = list(still)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a crash here must not warn at exit
         await self._redis.aclose()
 
     def local_echo(self, env: Envelope) -> None:
