@@ -4,7 +4,7 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e bench bench-smoke
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e bench bench-smoke soak
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -18,6 +18,9 @@ bootstrap: ## install system packages (as root on Debian), uv and the locked ven
 run: ## start api, ws-gateway and frontend locally (SQLite + in-process broker; DATABASE_URL/REDIS_URL, GATEWAY_REPLICAS=2)
 	@BOOTSTRAP_MINIMAL=1 bash scripts/bootstrap.sh
 	@$(PY) python scripts/run_local.py $(RUN_ARGS)
+
+soak: bootstrap ## faults 1-5 and 9 in rotation under traffic for SOAK_SECONDS (default 600, max 840), then the oracle
+	@$(PY) pytest tests/faults -m soak -s -q $(PYTEST_ARGS)
 
 e2e: bootstrap ## browser tests through nginx: PostgreSQL, Redis, api, 2 gateways, frontend, Chromium
 	@$(PY) pytest tests/e2e -q $(PYTEST_ARGS)

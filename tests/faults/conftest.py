@@ -16,15 +16,25 @@ if str(Path(__file__).parent) not in sys.path:
 
 import fault_oracle
 from chat_testkit import PostgresServer, RedisServer, free_port
-from fault_stack import Api, Gateway, GatewayLauncher, Nginx
+from fault_stack import PAIR_ENV, Api, Gateway, GatewayLauncher, Nginx
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in this folder is a fault test (marker `faults`, select with -m faults)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder is a fault test (marker `faults`, select with -m faults).
+    The soak runs only when asked for by marker (`-m soak`): it takes ten minutes."""
     here = Path(__file__).parent
+    wants_soak = "soak" in (config.option.markexpr or "")
+    keep, dropped = [], []
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.faults)
+        if item.get_closest_marker("soak") and not wants_soak:
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -86,17 +96,6 @@ def gateways(
     launcher = GatewayLauncher(api, faults_dir / "logs", request.node.name)
     yield launcher
     launcher.kill_all()
-
-
-# The shared pair: settings chosen so the non-destructive scenarios can all use it.
-PAIR_ENV = {
-    "SEND_QUEUE_MAX": "64",  # a slow consumer is cut (1013) after 64 queued frames
-    # A stalled reader must hit the queue bound (1013) before the keepalive gives up (1011).
-    "PING_TIMEOUT_SECONDS": "60",
-    "MAX_SOCKETS_PER_USER": "50",  # the reconnect storm opens 20 sockets per user
-    "PING_INTERVAL_SECONDS": "2",  # well under the 5 s proxy read timeout of scenario 10
-    "DRAIN_DELAY_SECONDS": "0.5",  # drain: unready first, then close sockets
-}
 
 
 @pytest.fixture(scope="session")

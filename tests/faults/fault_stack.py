@@ -25,6 +25,16 @@ ORIGIN = "http://chat.faults.test"
 NGINX = os.environ.get("CHAT_TEST_NGINX", "/usr/sbin/nginx")
 _names = itertools.count(1)
 
+# The shared pair: settings chosen so the non-destructive scenarios can all use it.
+PAIR_ENV = {
+    "SEND_QUEUE_MAX": "64",  # a slow consumer is cut (1013) after 64 queued frames
+    # A stalled reader must hit the queue bound (1013) before the keepalive gives up (1011).
+    "PING_TIMEOUT_SECONDS": "60",
+    "MAX_SOCKETS_PER_USER": "50",  # the reconnect storm opens 20 sockets per user
+    "PING_INTERVAL_SECONDS": "2",  # well under the 5 s proxy read timeout of scenario 10
+    "DRAIN_DELAY_SECONDS": "0.5",  # drain: unready first, then close sockets
+}
+
 
 def scrape(url: str) -> dict[str, float]:
     """Prometheus text exposition -> {'name{labels}': value} (comments dropped)."""

@@ -62,12 +62,14 @@ async def replay(
     dedupe: bool = True,
 ) -> int:
     """Send events after `after`; deduped through the socket's room state unless asked
-    explicitly (a gap fill wants exactly the range it named)."""
-    state = conn.rooms.get(room_id) if dedupe else None
+    explicitly (a gap fill wants exactly the range it named). Either way every seq sent is
+    recorded as seen, so its late live publish is not delivered a second time."""
+    state = conn.rooms.get(room_id)
     sent = 0
     async for page in ctx.api.messages_after(conn.token, room_id, after, before):
         for msg in page:
-            if state is None or state.accept(msg.seq):
+            fresh = state is None or state.accept(msg.seq)
+            if fresh or not dedupe:
                 conn.send(_replay_frame(msg))
                 sent += 1
         if sent >= ctx.settings.resume_cap:

@@ -1,0 +1,77 @@
+"""A gap filled by `fetch` must not come back live when the late publish finally arrives.
+
+Publishes can reorder (two API workers commit seq 5 and 6, 6 is published first): the
+socket sees 6 live, the client fetches (4, 6) and gets 5, and then the delayed live 5
+arrives. It must not be delivered again. To hold the publishes back deterministically,
+this gateway listens on a Redis of its own, so the test decides what it sees and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from chat_contracts.channels import room_channel
+from chat_contracts.events import EventType, MessageData, encode_envelope, message_event
+from chat_testkit import RedisServer
+from conftest import ORIGIN, Api, Gateway, GatewayFactory
+from gw_helpers import Client, create_room, eventually, register, rest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def held_back(module_gateways: GatewayFactory, api_server: Api, own_redis: RedisServer) -> Gateway:
+    return module_gateways(1, api=api_server, redis_url=own_redis.url)[0]
+
+
+def _publish(r: redis.Redis, stored: dict[str, object]) -> None:
+    env = message_event(EventType.MESSAGE_CREATED, MessageData.model_validate(stored))
+    r.publish(room_channel(env.room_id or 0), encode_envelope(env))
+
+
+async def test_fetched_seq_is_not_delivered_again_live(
+    api_server: Api, held_back: Gateway, own_redis: RedisServer
+) -> None:
+    alice = register(api_server.url)
+    room = create_room(api_server.url, alice)
+    c = await Client.authed(held_back.url, alice.token, ORIGIN)
+    await c.join(room)
+    stored = []
+    for i in range(3):
+        body = {"room_id": room, "content": f"m{i + 1}", "client_msg_id": f"held-{i}"}
+        resp = rest(api_server.url, "POST", "/messages", alice, json=body)
+        assert resp.status_code == 201, resp.text
+        stored.append(resp.json())
+    r = redis.Redis.from_url(own_redis.url)
+    try:
+        # The gateway subscribes after start-up; publish until the first event lands.
+        await eventually(
+            lambda: _publish(r, stored[1]) is None and bool(c.events(room)), 10, "live seq 2"
+        )
+        await c.request(
+            {"type": "fetch", "room_id": room, "after_seq": 0, "before_seq": 2},
+            lambda f: f["type"] == "fetched",
+            "fetched",
+        )
+        _publish(r, stored[0])  # the late live copy of seq 1, already fetched
+        _publish(r, stored[2])  # a barrier: same channel, so it arrives after seq 1
+        await c.expect(lambda f: f["type"] == "event" and f["seq"] == 3, "live seq 3")
+    finally:
+        r.close()
+    live = [e["seq"] for e in c.events(room) if not e.get("replay")]
+    replayed = [e["seq"] for e in c.events(room) if e.get("replay")]
+    assert replayed == [1], "fetch replays the gap"
+    assert live.count(2) >= 1 and live.count(3) == 1
+    assert 1 not in live, "a seq the socket already got by fetch must not arrive again live"
+    await c.close()
