@@ -4,11 +4,13 @@ UV ?= uv
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images cluster cluster-down e2e bench bench-smoke soak
+.PHONY: help bootstrap run test pytest lint types fmt chart-test images images-test cluster cluster-down e2e bench bench-smoke soak
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
 IMAGE_TAG ?= dev
+# Extra build flags, e.g. podman here: --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+IMAGE_BUILD_ARGS ?=
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -47,8 +49,11 @@ chart-test: bootstrap ## helm lint (v3+v4), render, kubernetes-validate, promtoo
 
 images: ## build chat-api, chat-ws-gateway, chat-frontend (IMAGE_TOOL=podman BASE_IMAGE=localhost/base for local bases)
 	@for s in api ws-gateway frontend; do \
-	  $(IMAGE_TOOL) build --build-arg BASE_IMAGE=$(BASE_IMAGE) -f $$s/Dockerfile -t chat-$$s:$(IMAGE_TAG) . || exit 1; \
+	  $(IMAGE_TOOL) build $(IMAGE_BUILD_ARGS) --build-arg BASE_IMAGE=$(BASE_IMAGE) -f $$s/Dockerfile -t chat-$$s:$(IMAGE_TAG) . || exit 1; \
 	done
+
+images-test: bootstrap ## podman: local debootstrap base, build the three images, run each to a healthy /healthz (part of make test)
+	@$(PY) pytest tests/images -m images -q $(PYTEST_ARGS)
 
 cluster: ## kind (or CLUSTER=minikube) dev cluster: ingress, Postgres + Redis, images, chart (k8s-dev/up.sh)
 	@bash k8s-dev/up.sh

@@ -13,6 +13,10 @@ if [[ "${BOOTSTRAP_MINIMAL:-0}" != 1 ]]; then
   command -v promtool >/dev/null 2>&1 || want_apt+=(prometheus)
   command -v shellcheck >/dev/null 2>&1 || want_apt+=(shellcheck)
   command -v npm >/dev/null 2>&1 || want_apt+=(npm)
+  # tests/images: rootful podman with runc (crun fails here) and a debootstrap-made base.
+  command -v podman >/dev/null 2>&1 || want_apt+=(podman)
+  command -v runc >/dev/null 2>&1 || want_apt+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || want_apt+=(debootstrap)
 fi
 
 if ((${#want_apt[@]})); then
