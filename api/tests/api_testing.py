@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from chat_api.config import Settings
 from chat_api.state import AppState
+from chat_contracts.batch import BATCH_PATH
+from chat_contracts.events import Envelope, decode_envelope
 
 JWT_SECRET = secrets.token_hex(32)
 
@@ -89,3 +93,31 @@ class User:
             },
             headers=self.auth,
         )
+
+
+async def next_envelope(pubsub: aioredis.client.PubSub) -> Envelope:
+    """The next event on a subscription (bounded: a missing event fails, never hangs)."""
+    async with asyncio.timeout(10):
+        while True:
+            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if msg is not None:
+                return decode_envelope(msg["data"])
+
+
+def item(user: User, room_id: Any, content: Any = "hi", cmid: Any = None) -> dict[str, Any]:
+    """One batch item: the sender's own token and a send body (fresh client id if unset)."""
+    return {
+        "token": user.tokens["access_token"],
+        "room_id": room_id,
+        "content": content,
+        "client_msg_id": uuid.uuid4().hex if cmid is None else cmid,
+    }
+
+
+async def store(api: Api, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Calls the internal batch route; the results, one per item."""
+    resp = await api.internal.post(BATCH_PATH, json={"items": items})
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert len(results) == len(items)
+    return list(results)

@@ -35,10 +35,14 @@ class Settings(BaseSettings):
     log_json: bool = True
     db_pool_size: int = Field(10, ge=1)
     db_max_overflow: int = Field(10, ge=0)
-    # Bursts queue for a connection rather than fail fast: a send waiting 20 s still beats a
-    # nack and a client retry storm.
-    db_pool_timeout_seconds: float = Field(30.0, gt=0)
+    # The gateway gives up on an API call after 5 s: a request still queued for a connection
+    # after that is work nobody waits for, and it delays the requests behind it. So wait
+    # briefly, then answer 503 + Retry-After and let the caller retry once the burst drains.
+    db_pool_timeout_seconds: float = Field(2.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # The internal port takes the gateway's batches: BATCH_MAX_ITEMS items of up to a 4 KiB
+    # token and 4000 characters (6 bytes each when JSON-escaped) fit in 16 MiB.
+    internal_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # "N/period" strings as the `limits` library parses them.
     login_rate_per_ip: str = "20/minute"
     login_rate_per_username: str = "10/minute"

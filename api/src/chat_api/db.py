@@ -16,9 +16,19 @@ from chat_api.config import Settings
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
+    pool: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
     if settings.is_sqlite:
+        # An in-memory database lives in one connection (a static pool): no sizes to set.
+        in_memory = ":memory:" in settings.database_url or settings.database_url.endswith("://")
         engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": 30}, pool_pre_ping=True
+            settings.database_url,
+            connect_args={"timeout": 30},
+            pool_pre_ping=True,
+            **({} if in_memory else pool),
         )
         # WAL lets readers run beside the single writer; foreign keys are off by default.
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -26,13 +36,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         # (SQLITE_BUSY at once), so every transaction takes the write lock up front.
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
-        pool_timeout=settings.db_pool_timeout_seconds,
-    )
+    return create_async_engine(settings.database_url, pool_pre_ping=True, **pool)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -10,10 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from chat_api.errors import DomainError
+from chat_api.errors import RETRY_AFTER_SECONDS, DomainError, unavailable_reason
 from chat_api.metrics import MetricsMiddleware
 from chat_api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from chat_api.routes import auth, health, internal, messages, rooms, users
@@ -31,6 +32,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (409, "conflict with existing state"),
         (413, "request body too large"),
         (429, "rate limited; see Retry-After"),
+        (503, "database busy or unreachable; retry after Retry-After seconds"),
     )
 }
 
@@ -38,6 +40,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    reason = unavailable_reason(exc)
+    if reason is None:
+        raise exc  # a genuine fault: the server error middleware logs it and answers 500
+    # Shed at once instead of holding work past the caller's timeout; the caller retries.
+    return JSONResponse(
+        {"detail": reason},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -56,12 +70,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _common(app: FastAPI, state: AppState, prefix: str = "") -> FastAPI:
+def _common(app: FastAPI, state: AppState, max_body: int, prefix: str = "") -> FastAPI:
     app.state.chat = state
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_middleware(MetricsMiddleware, prefix=prefix)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=state.settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body)
     app.add_middleware(RequestLogMiddleware)
     return app
 
@@ -97,11 +113,11 @@ def create_app(state: AppState, *, owns_state: bool = True) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    return _common(app, state, prefix)
+    return _common(app, state, settings.max_body_bytes, prefix)
 
 
 def create_internal_app(state: AppState) -> FastAPI:
     app = FastAPI(title="Chat API (internal)", version="1.0.0", docs_url=None, redoc_url=None)
     app.include_router(internal.router)
     app.include_router(health.router)
-    return _common(app, state)
+    return _common(app, state, state.settings.internal_max_body_bytes)

@@ -6,6 +6,7 @@ failed is still delivered later through resume / gap fill, never the other way r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -29,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 class Publisher(Protocol):
     async def publish(self, channel: str, envelope: Envelope) -> bool: ...
+    async def publish_many(self, events: Sequence[tuple[str, Envelope]]) -> bool: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -37,6 +39,9 @@ class NullPublisher:
     """No REDIS_URL: single-process development, nothing to fan out to."""
 
     async def publish(self, channel: str, envelope: Envelope) -> bool:
+        return False
+
+    async def publish_many(self, events: Sequence[tuple[str, Envelope]]) -> bool:
         return False
 
     async def ping(self) -> bool:
@@ -62,6 +67,21 @@ class RedisPublisher:
         metrics.EVENTS_PUBLISHED.labels(type=envelope.type.value).inc()
         return True
 
+    async def publish_many(self, events: Sequence[tuple[str, Envelope]]) -> bool:
+        """One round trip for the lot; Redis keeps their order, so each room's seqs ascend."""
+        pipe = self._redis.pipeline(transaction=False)
+        for channel, envelope in events:
+            pipe.publish(channel, encode_envelope(envelope))
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_PUBLISH_ERRORS.inc()
+            log.warning("redis_publish_failed", events=len(events), error=type(exc).__name__)
+            return False
+        for _, envelope in events:
+            metrics.EVENTS_PUBLISHED.labels(type=envelope.type.value).inc()
+        return True
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
@@ -85,6 +105,14 @@ def make_publisher(redis_url: str | None) -> Publisher:
 
 async def publish_message(publisher: Publisher, kind: EventType, message: MessageData) -> None:
     await publisher.publish(room_channel(message.room_id), message_event(kind, message))
+
+
+async def publish_messages(
+    publisher: Publisher, kind: EventType, messages: Sequence[MessageData]
+) -> None:
+    await publisher.publish_many(
+        [(room_channel(m.room_id), message_event(kind, m)) for m in messages]
+    )
 
 
 async def publish_revocation(publisher: Publisher, data: RevocationData) -> None:

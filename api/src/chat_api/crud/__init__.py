@@ -1,5 +1,5 @@
 """Database operations, keyword-only, one module per resource. Routes stay thin."""
 
-from chat_api.crud import messages, rooms, users
+from chat_api.crud import batch, messages, rooms, users
 
-__all__ = ["messages", "rooms", "users"]
+__all__ = ["batch", "messages", "rooms", "users"]

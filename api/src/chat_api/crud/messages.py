@@ -43,10 +43,9 @@ def _same_request(existing: Message, room_id: int) -> Message:
 
 
 async def create(
-    session: AsyncSession, *, sender: User, room_id: int, content: str, client_msg_id: str
+    session: AsyncSession, *, sender_id: int, room_id: int, content: str, client_msg_id: str
 ) -> tuple[MessageData, bool]:
     """Returns (message, created). A repeated client_msg_id returns the stored original."""
-    sender_id = sender.id  # read now: a rollback below expires the ORM object
     await require_member(session, room_id=room_id, user_id=sender_id)
     existing = await _by_client_id(session, sender_id=sender_id, client_msg_id=client_msg_id)
     if existing is not None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from chat_contracts.tokens import InvalidTokenError, TokenType
+from chat_contracts.batch import BATCH_PATH, StoreBatchIn, StoreBatchOut
+from chat_contracts.events import EventType
+from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_api import crud, metrics
 from chat_api.deps import SessionDep, StateDep
+from chat_api.publisher import publish_messages
 from chat_api.schemas import ValidateTokenIn, ValidateTokenOut
 
 router = APIRouter(tags=["internal"])
@@ -42,6 +45,22 @@ async def validate_token(
         sid=claims.sid,
         jti=claims.jti,
     )
+
+
+@router.post(BATCH_PATH, response_model=StoreBatchOut)
+async def store_batch(body: StoreBatchIn, session: SessionDep, state: StateDep) -> Response:
+    """Each item answered as `POST /api/messages` would answer it alone (results[i] ~ items[i])."""
+
+    def decode(token: str) -> TokenClaims:
+        return state.tokens.decode(token, TokenType.ACCESS)
+
+    outcome = await crud.batch.store(session, items=body.items, decode=decode)
+    if outcome.created:
+        metrics.MESSAGES_STORED.inc(len(outcome.created))
+        await publish_messages(state.publisher, EventType.MESSAGE_CREATED, outcome.created)
+    # Serialized once by pydantic-core; re-validating hundreds of results would cost more.
+    out = StoreBatchOut(results=outcome.results)
+    return Response(out.model_dump_json(exclude_none=False), media_type="application/json")
 
 
 @router.get("/metrics", include_in_schema=False)

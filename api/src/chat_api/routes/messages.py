@@ -31,7 +31,7 @@ async def send(
 ) -> MessageData:
     message, created = await crud.messages.create(
         session,
-        sender=principal.user,
+        sender_id=principal.user.id,
         room_id=body.room_id,
         content=body.content,
         client_msg_id=body.client_msg_id,

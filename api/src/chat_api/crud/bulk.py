@@ -1,0 +1,119 @@
+"""Core writes for many new messages at once: seq reservation, one INSERT, read markers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from chat_contracts.events import MessageData
+from sqlalchemy import BigInteger, Table, bindparam, case, column, insert, select, update, values
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chat_api.models import Membership, Message, Room
+from chat_api.schemas import MessageIn
+
+_rooms, _members = cast(Table, Room.__table__), cast(Table, Membership.__table__)
+_messages = cast(Table, Message.__table__)
+
+
+async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
+    """Reserves `counts[room]` seqs per room; returns each room's new last_seq.
+
+    The row locks are taken in room-id order so two batches sharing rooms queue instead of
+    deadlocking; they are held to the commit, so seqs appear in commit order with no gap.
+    """
+    locked = (
+        select(_rooms.c.id)
+        .where(_rooms.c.id.in_(counts))
+        .order_by(_rooms.c.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: what a plain UPDATE takes
+        .cte("locked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")  # lock before updating, in order
+    )
+    bump = case(*((_rooms.c.id == room_id, n) for room_id, n in counts.items()))
+    rows = await conn.execute(
+        update(_rooms)
+        .where(_rooms.c.id == locked.c.id)
+        .values(last_seq=_rooms.c.last_seq + bump)
+        .returning(_rooms.c.id, _rooms.c.last_seq)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def advance_markers(conn: AsyncConnection, marks: dict[tuple[int, int], int]) -> None:
+    """The sender has read up to their own newest message; markers only move forward."""
+    if conn.dialect.name == "postgresql":
+        src = values(
+            column("room_id", BigInteger),
+            column("user_id", BigInteger),
+            column("seq", BigInteger),
+            name="marks",
+        ).data([(room_id, user_id, seq) for (room_id, user_id), seq in marks.items()])
+        await conn.execute(
+            update(_members)
+            .where(
+                _members.c.room_id == src.c.room_id,
+                _members.c.user_id == src.c.user_id,
+                _members.c.last_read_seq < src.c.seq,
+            )
+            .values(last_read_seq=src.c.seq)
+        )
+        return
+    # SQLite cannot name a VALUES list's columns; it is in-process, so many statements are cheap.
+    await conn.execute(
+        update(_members)
+        .where(
+            _members.c.room_id == bindparam("r"),
+            _members.c.user_id == bindparam("u"),
+            _members.c.last_read_seq < bindparam("s"),
+        )
+        .values(last_read_seq=bindparam("s")),
+        [{"r": room_id, "u": user_id, "s": seq} for (room_id, user_id), seq in marks.items()],
+    )
+
+
+class RoomVanished(Exception):
+    """A room seen a moment ago is gone; the one-by-one path answers 404 for it."""
+
+
+async def insert_messages(
+    conn: AsyncConnection, sends: Sequence[tuple[int, MessageIn]]
+) -> list[MessageData]:
+    """Stores (sender_id, body) pairs as new messages; returns them in the given order."""
+    counts = Counter(body.room_id for _, body in sends)
+    last = await bump_rooms(conn, counts)
+    if last.keys() != counts.keys():
+        raise RoomVanished
+    # Seqs in item order within each room: the batch keeps each sender's send order.
+    next_seq = {room_id: last[room_id] - n for room_id, n in counts.items()}
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for sender_id, body in sends:
+        next_seq[body.room_id] += 1
+        rows.append(
+            {
+                "room_id": body.room_id,
+                "seq": next_seq[body.room_id],
+                "sender_id": sender_id,
+                "client_msg_id": body.client_msg_id,
+                "content": body.content,
+                "created_at": now,
+                "edited_at": None,
+                "deleted": False,
+            }
+        )
+    # Inserted in (sender, client id) order: batches racing on the same client ids then wait
+    # for each other's unique-index entries in one global order, never in a cycle.
+    ordered = sorted(rows, key=lambda r: (r["sender_id"], r["client_msg_id"]))
+    returned = await conn.execute(
+        insert(_messages).returning(_messages.c.id, _messages.c.room_id, _messages.c.seq),
+        ordered,
+    )
+    ids = {(room_id, seq): id_ for id_, room_id, seq in returned}
+    marks: dict[tuple[int, int], int] = {}
+    for row in rows:
+        marks[(row["room_id"], row["sender_id"])] = row["seq"]  # rows ascend per room
+    await advance_markers(conn, marks)
+    return [MessageData(id=ids[(r["room_id"], r["seq"])], **r) for r in rows]
