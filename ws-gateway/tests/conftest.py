@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -128,14 +129,13 @@ def module_gateways(
     launcher.kill_all()
 
 
-@pytest.fixture(scope="session")
-def api_server(
-    postgres_server: PostgresServer, redis_server: RedisServer, artifacts_dir: Path
-) -> Iterator[Api]:
-    """The real API (`migrate` then `serve`) on the session PostgreSQL and Redis."""
+def _start_api(
+    postgres_server: PostgresServer, redis_server: RedisServer, artifacts_dir: Path, name: str
+) -> Api:
+    """The real API (`migrate` then `serve`) on its own database of the session PostgreSQL."""
     port, internal = free_port(), free_port()
     env = {
-        "DATABASE_URL": postgres_server.create_database("gateway_tests"),
+        "DATABASE_URL": postgres_server.create_database(name),
         "JWT_SECRET": JWT_SECRET,
         "REDIS_URL": redis_server.url,
         "API_HOST": "127.0.0.1",
@@ -155,14 +155,40 @@ def api_server(
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     proc = ServiceProcess(
-        name="api",
+        name=name,
         argv=[*argv, "serve"],
         env=env,
         log_dir=_log_dir(artifacts_dir),
         health_url=f"http://127.0.0.1:{internal}/healthz",
     ).start(timeout=60)
     wait_http_ok(f"http://127.0.0.1:{port}/api/healthz", timeout=30, proc=proc.proc)
+    return Api(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", redis_server)
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    postgres_server: PostgresServer, redis_server: RedisServer, artifacts_dir: Path
+) -> Iterator[Api]:
+    """The API shared by the session's tests (never stopped or signalled by them)."""
+    api = _start_api(postgres_server, redis_server, artifacts_dir, "gateway_tests")
     try:
-        yield Api(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", redis_server)
+        yield api
     finally:
-        proc.terminate()
+        api.proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def private_api(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    artifacts_dir: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Api]:
+    """An API process a module's tests may SIGSTOP/SIGCONT (own database, same Redis)."""
+    name = "gw_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    api = _start_api(postgres_server, redis_server, artifacts_dir, name)
+    try:
+        yield api
+    finally:
+        api.proc.signal(signal.SIGCONT)
+        api.proc.terminate()

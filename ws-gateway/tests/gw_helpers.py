@@ -270,3 +270,11 @@ class Resilient:
                 await self._task
             except asyncio.CancelledError:
                 pass
+
+
+def metric(ops_url: str, sample: str) -> float:
+    """One sample of the gateway's /metrics (`name` or `name{label="x"}`); 0 when absent."""
+    for line in httpx.get(ops_url + "/metrics").text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

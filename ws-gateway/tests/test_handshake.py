@@ -94,6 +94,9 @@ def test_ops_endpoints(gateway: Gateway) -> None:
         "chat_gateway_message_delivery_seconds",
         "chat_gateway_pubsub_roundtrip_seconds",
         "chat_gateway_canary_failures_total",
+        "chat_gateway_frames_queued_total",
+        "chat_gateway_store_batch_size",
+        "chat_gateway_store_queue_depth",
     ):
         assert name in text, name
 

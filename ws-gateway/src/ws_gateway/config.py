@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     api_internal_url: str = "http://127.0.0.1:8001"
     api_prefix: str = "/api"
     api_timeout_seconds: float = 5.0
+    # HTTP connections to the API (auth bursts of a reconnect storm + store batches).
+    api_max_connections: int = 200
+    # Batched message stores (store.py): batch requests in flight at once, and messages
+    # allowed to wait for one before sends are refused "overloaded" (retryable).
+    store_concurrency: int = 4
+    store_queue_max: int = 5000
 
     redis_url: str | None = None
     # Comma list of exact origins ("scheme://host[:port]"); "*" allows any.

@@ -1,4 +1,11 @@
-"""Per-socket state: identity, bounded send queue with one writer task, rate limit, room seqs."""
+"""Per-socket state: identity, direct writes with a bounded queue behind them, rate limit, seqs.
+
+Outgoing frames take the same path as `websockets.broadcast()` while the socket keeps up:
+`protocol.send_text()` + `send_data()` straight into the transport, no task hand-off. Once a
+socket falls behind (write buffer at the high-water mark, or frames already queued) frames go
+to its queue and one writer task awaits `ws.send()` with backpressure; nothing overtakes a
+queued frame, and a full queue closes the socket 1013 as before.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,10 @@ from typing import Any
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from ws_gateway.auth import Identity
-from ws_gateway.metrics import FRAMES_OUT
+from ws_gateway.metrics import FRAMES_QUEUED, frames_out
 from ws_gateway.protocol import CloseCode, encode
 
 log = structlog.get_logger("ws_gateway.connection")
@@ -84,6 +92,13 @@ class Connection:
         self.closing = False
         self.reauth_deadline: float | None = None
         self._queue: asyncio.Queue[bytes | tuple[int, str]] = asyncio.Queue(queue_max)
+        # Frames put in the queue and not yet written by the writer task (including the one
+        # it may be awaiting ws.send() for): while non-zero a direct write would overtake.
+        self._backlog = 0
+        self._protocol = ws.protocol
+        # Direct writes stop at websockets' own write limit, where ws.send() would start to
+        # wait for the transport to drain: past it the socket is slow and the queue decides.
+        self._high_water = ws.write_limit_high
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
         self._closer: asyncio.Task[None] | None = None
 
@@ -95,28 +110,57 @@ class Connection:
         self.send_bytes(encode(frame), str(frame.get("type", "?")))
 
     def send_bytes(self, data: bytes, type_label: str) -> None:
-        """Queue without waiting; a full queue means a slow consumer: close 1013."""
+        """Send one frame now if the socket keeps up, else queue it; counted per frame."""
+        if self.push(data):
+            frames_out(type_label).inc()
+
+    def push(self, data: bytes) -> bool:
+        """Write directly or queue, never wait; False when not sent (closing or slow consumer).
+
+        Fan-out calls this per socket and bumps the frame counter once for all of them.
+        """
         if self.closing:
-            return
+            return False
+        ws = self.ws
+        if (
+            self._backlog == 0
+            and self._protocol.state is State.OPEN
+            and ws.send_in_progress is None
+            and ws.transport.get_write_buffer_size() < self._high_water
+        ):
+            try:
+                self._protocol.send_text(data)
+                ws.send_data()
+            except Exception as exc:
+                # As in broadcast(): the transport is failing and connection_lost() will end
+                # this socket's handler; the client resumes from its last seq.
+                log.info("direct_write_failed", conn=self.id, error=repr(exc))
+                return False
+            return True
         try:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:
             log.info("slow_consumer", conn=self.id, user_id=self.user_id)
             self.close(CloseCode.TRY_AGAIN_LATER, "slow consumer")
-            return
-        FRAMES_OUT.labels(type_label).inc()
+            return False
+        self._backlog += 1
+        FRAMES_QUEUED.inc()
+        return True
 
-    def deliver(self, room_id: int, seq: int, created: bool, data: bytes, label: str) -> None:
-        """An event for a room: dedupe message.created by seq; buffer while replaying."""
+    def deliver(self, room_id: int, seq: int, created: bool, data: bytes, label: str) -> bool:
+        """An event for a room: dedupe message.created by seq; buffer while replaying.
+
+        True when the frame went out (or into the queue) now; the caller counts it.
+        """
         state = self.rooms.get(room_id)
         if state is None:
-            return
+            return False
         if state.buffer is not None:
             state.buffer.append((seq, created, data, label))
-            return
+            return False
         if created and not state.accept(seq):
-            return
-        self.send_bytes(data, label)
+            return False
+        return self.push(data)
 
     def finish_replay(self, room_id: int) -> None:
         state = self.rooms.get(room_id)
@@ -152,6 +196,7 @@ class Connection:
                     await self.ws.close(*item)
                     return
                 await self.ws.send(item, text=True)
+                self._backlog -= 1
         except ConnectionClosed:
             return
 

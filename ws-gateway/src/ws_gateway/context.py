@@ -10,6 +10,7 @@ from ws_gateway.broker import Broker
 from ws_gateway.config import Settings
 from ws_gateway.presence import PresenceTracker
 from ws_gateway.rooms import RoomIndex
+from ws_gateway.store import StoreBatcher
 
 
 @dataclass
@@ -20,8 +21,10 @@ class GatewayContext:
     index: RoomIndex
     broker: Broker
     presence: PresenceTracker
+    store: StoreBatcher
     draining: bool = False
-    # Message stores in flight across all sockets: drain waits for them to reach zero.
+    # Message stores queued or in a batch request, counted until their ack/nack is sent:
+    # drain waits for them to reach zero.
     inflight: int = 0
     # Set once a drain stops taking new stores (after DRAIN_DELAY_SECONDS).
     stores_closed: bool = False

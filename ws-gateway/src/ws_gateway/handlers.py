@@ -16,7 +16,7 @@ from ws_gateway.api_client import ApiError
 from ws_gateway.auth import AuthUnavailable, TokenRejected
 from ws_gateway.connection import Connection
 from ws_gateway.context import GatewayContext
-from ws_gateway.metrics import ACKS, FRAMES_IN, MESSAGE_ACK_SECONDS, NACKS
+from ws_gateway.metrics import ACKS, MESSAGE_ACK_SECONDS, NACKS, frames_in
 from ws_gateway.protocol import (
     AuthFrame,
     ClientFrame,
@@ -74,10 +74,10 @@ async def _authenticate_first(ctx: GatewayContext, conn: Connection) -> bool:
     try:
         frame = parse_frame(raw)
     except ProtocolError as exc:
-        FRAMES_IN.labels("invalid").inc()
+        frames_in("invalid").inc()
         await conn.ws.close(CloseCode.POLICY, f"first frame must be auth ({exc.code.value})")
         return False
-    FRAMES_IN.labels(frame.type).inc()
+    frames_in(frame.type).inc()
     if not isinstance(frame, AuthFrame):
         await conn.ws.close(CloseCode.POLICY, "first frame must be auth")
         return False
@@ -136,7 +136,7 @@ async def _watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
 async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> None:
     s = ctx.settings
     if not conn.bucket.take():
-        FRAMES_IN.labels("rate_limited").inc()
+        frames_in("rate_limited").inc()
         conn.violations += 1
         if conn.violations > s.rate_abuse_limit:
             conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
@@ -146,10 +146,10 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
     try:
         frame = parse_frame(raw)
     except ProtocolError as exc:
-        FRAMES_IN.labels("invalid").inc()
+        frames_in("invalid").inc()
         conn.send(error_frame(exc.code, exc.message, exc.ref))
         return
-    FRAMES_IN.labels(frame.type).inc()
+    frames_in(frame.type).inc()
     try:
         await _dispatch(ctx, conn, frame)
     except ApiError as exc:
@@ -245,7 +245,7 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
         return
     ctx.inflight += 1
     try:
-        msg = await ctx.api.post_message(
+        msg = await ctx.store.store(
             conn.token,
             room_id=frame.room_id,
             content=frame.content,

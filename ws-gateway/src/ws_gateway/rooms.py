@@ -9,7 +9,7 @@ from typing import Any
 from chat_contracts.events import Envelope, EventType
 
 from ws_gateway.connection import Connection
-from ws_gateway.metrics import CONNECTIONS, MESSAGE_DELIVERY_SECONDS
+from ws_gateway.metrics import CONNECTIONS, MESSAGE_DELIVERY_SECONDS, frames_out
 from ws_gateway.protocol import encode
 
 MESSAGE_EVENTS = frozenset(
@@ -71,8 +71,13 @@ class RoomIndex:
             return
         data = encode(event_frame(env.type.value, env.room_id, env.seq, env.data))
         created = env.type is EventType.MESSAGE_CREATED
-        for conn in list(members):
-            conn.deliver(env.room_id, env.seq, created, data, "event")
+        room_id, seq = env.room_id, env.seq
+        # Counted here, once per fan-out, not per socket (see metrics.frames_out).
+        sent = 0
+        for conn in tuple(members):
+            sent += conn.deliver(room_id, seq, created, data, "event")
+        if sent:
+            frames_out("event").inc(sent)
         MESSAGE_DELIVERY_SECONDS.observe(max(time.time() - env.ts, 0.0))
 
     def broadcast(self, room_id: int, frame: dict[str, Any], *, skip: int | None = None) -> None:
@@ -81,7 +86,9 @@ class RoomIndex:
         if not members:
             return
         data = encode(frame)
-        label = str(frame["type"])
-        for conn in list(members):
+        sent = 0
+        for conn in tuple(members):
             if conn.id != skip:
-                conn.send_bytes(data, label)
+                sent += conn.push(data)
+        if sent:
+            frames_out(str(frame["type"])).inc(sent)

@@ -23,9 +23,11 @@ from ws_gateway.broker import Broker, RedisBroker
 from ws_gateway.config import Settings
 from ws_gateway.context import GatewayContext
 from ws_gateway.health import readiness_loop, start_ops_server
+from ws_gateway.http import api_client
 from ws_gateway.presence import MemoryPresence, PresenceTracker, RedisPresence
 from ws_gateway.protocol import CloseCode
 from ws_gateway.rooms import RoomIndex
+from ws_gateway.store import StoreBatcher
 
 log = structlog.get_logger("ws_gateway.server")
 _TOKEN_PARAMS = frozenset(("token", "access_token", "jwt", "auth", "authorization", "bearer"))
@@ -54,6 +56,12 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
         index=index,
         broker=broker,
         presence=presence,
+        store=StoreBatcher(
+            client,
+            settings.api_internal_url,
+            concurrency=settings.store_concurrency,
+            queue_max=settings.store_queue_max,
+        ),
     )
 
 
@@ -135,8 +143,8 @@ async def drain(ctx: GatewayContext, server: Server) -> None:
 
 
 async def run(settings: Settings) -> int:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(timeout=settings.api_timeout_seconds, limits=limits) as client:
+    client = api_client(settings.api_timeout_seconds, settings.api_max_connections)
+    async with client:
         ctx = build_context(settings, client)
         _wire_broker(ctx)
         await ctx.broker.start()
