@@ -17,14 +17,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 SOCKETS = 1000
 USERS = 50  # 20 sockets per user, like tabs and devices
-# Sockets that resume the room (checked against the oracle); the others are open tabs
-# with no room in view (auth only). Measured: 1,000 sockets all resuming at once made
-# ~3,000 API calls the API (~70 req/s on a busy 2-core machine) could not absorb, and
-# the system collapsed instead of shedding load; see the report.
-RESUMING = 200
-# Full jitter over a window sized to the herd (resumes cost validate + get room +
-# replay API calls; a 2 s window for 1,000 resuming sockets
-# collapsed the API into timeouts: see the report).
+# Every socket resumes the room and is checked against the oracle. (Before the API shed
+# load with 503 + Retry-After and the gateway admitted its own HTTP calls, 1,000 resumes at
+# once collapsed the API and only 200 could be asked to resume.)
+RESUMING = SOCKETS
+# Full jitter over a window sized to the herd: each resume costs validate + get room +
+# replay API calls.
 BASE_BACKOFF = 5.0
 
 
