@@ -24,6 +24,7 @@ from chat_testkit.postgres import PostgresServer
 from chat_testkit.redis import RedisServer
 from ws_gateway.api_client import ApiClient, ApiError
 from ws_gateway.auth import TokenRejected, TokenValidator
+from ws_gateway.store import StoreBatcher
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.integration
 @dataclass
 class Stack:
     public: httpx.AsyncClient
+    client: httpx.AsyncClient  # the gateway's client: routes to both ports
     validator: TokenValidator
     api: ApiClient
     redis_url: str
@@ -64,6 +66,7 @@ async def stack(postgres_server: PostgresServer, redis_server: RedisServer) -> A
     try:
         yield Stack(
             public=public,
+            client=client,
             validator=TokenValidator(client, "http://api-internal"),
             api=ApiClient(client, "http://api", "/api"),
             redis_url=redis_server.url,
@@ -151,3 +154,33 @@ async def test_published_envelope_is_what_the_gateway_decodes(stack: Stack) -> N
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+async def test_batched_stores_through_the_gateway_batcher(stack: Stack) -> None:
+    """The gateway's StoreBatcher against the real batch route: one request, per-item answers
+    with the same retry semantics as the single send."""
+    owner = await stack.user("contract_f")
+    outsider = await stack.user("contract_g")
+    headers = {"Authorization": f"Bearer {owner}"}
+    room = (
+        await stack.public.post(
+            "/api/rooms", json={"name": "f", "kind": "private"}, headers=headers
+        )
+    ).json()
+    batcher = StoreBatcher(stack.client, "http://api-internal", concurrency=1, queue_max=100)
+    sends = [
+        batcher.store(owner, room_id=room["id"], content=f"b{i}", client_msg_id=f"f-{i}")
+        for i in range(3)
+    ]
+    repeat = batcher.store(owner, room_id=room["id"], content="b0", client_msg_id="f-0")
+    stranger = batcher.store(outsider, room_id=room["id"], content="no", client_msg_id="g-1")
+    forged = batcher.store(owner[:-2] + "xx", room_id=room["id"], content="x", client_msg_id="h")
+    *stored, again, refused, bad = await asyncio.gather(
+        *sends, repeat, stranger, forged, return_exceptions=True
+    )
+    assert [m.seq for m in stored if isinstance(m, MessageData)] == [1, 2, 3]
+    assert isinstance(again, MessageData) and again == stored[0], "repeat -> the original"
+    assert isinstance(refused, ApiError) and refused.status == 404 and not refused.retryable
+    assert isinstance(bad, ApiError) and bad.status == 401 and not bad.retryable
+    page = (await stack.public.get(f"/api/messages?room_id={room['id']}", headers=headers)).json()
+    assert [m["client_msg_id"] for m in page["messages"]] == ["f-0", "f-1", "f-2"]
