@@ -18,7 +18,14 @@ import orjson
 import redis.asyncio as aioredis
 import structlog
 from chat_contracts.channels import REVOCATION_CHANNEL, ROOM_CHANNEL_PATTERN, probe_channel
-from chat_contracts.events import Envelope, EventType, RevocationData, decode_envelope
+from chat_contracts.events import (
+    Envelope,
+    EventType,
+    MessageData,
+    RevocationData,
+    decode_envelope,
+    message_event,
+)
 from redis.exceptions import RedisError
 
 from ws_gateway.metrics import CANARY_FAILURES, PUBSUB_ROUNDTRIP_SECONDS, REDIS_ERRORS
@@ -57,9 +64,9 @@ class Broker:
     async def stop(self) -> None:
         return None
 
-    def local_echo(self, env: Envelope) -> None:
+    def local_echo(self, event_type: EventType, message: MessageData) -> None:
         """Without Redis nobody else publishes what this gateway stored: deliver it here."""
-        self.handlers.on_event(env)
+        self.handlers.on_event(message_event(event_type, message))
 
     async def publish_typing(self, payload: dict[str, Any]) -> None:
         self.handlers.on_typing(payload)
@@ -116,8 +123,10 @@ class RedisBroker(Broker):
                 task.exception()  # retrieved: a crash here must not warn at exit
         await self._redis.aclose()
 
-    def local_echo(self, env: Envelope) -> None:
-        return None  # the API's publish comes back through the subscriber
+    def local_echo(self, event_type: EventType, message: MessageData) -> None:
+        # The API's publish comes back through the subscriber; no envelope is built here
+        # (one model_dump + validation per message for nothing).
+        return None
 
     async def publish_typing(self, payload: dict[str, Any]) -> None:
         try:

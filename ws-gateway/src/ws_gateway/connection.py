@@ -1,10 +1,16 @@
 """Per-socket state: identity, direct writes with a bounded queue behind them, rate limit, seqs.
 
-Outgoing frames take the same path as `websockets.broadcast()` while the socket keeps up:
-`protocol.send_text()` + `send_data()` straight into the transport, no task hand-off. Once a
-socket falls behind (write buffer at the high-water mark, or frames already queued) frames go
-to its queue and one writer task awaits `ws.send()` with backpressure; nothing overtakes a
-queued frame, and a full queue closes the socket 1013 as before.
+Server frames are unmasked and no extension is negotiated (`compression=None`), so the wire
+bytes of one frame are the same for every socket: `text_frame()` serializes them once with
+websockets' own `Frame.serialize()`, and every socket that keeps up gets a bare
+`transport.write()` of those bytes. That is all `protocol.send_text()` + `send_data()` would
+do for it: send_text checks the state, refuses during a fragmented send and appends the
+serialized frame to the protocol's write list, which send_data() flushes straight away; it
+records nothing else, so skipping it leaves the protocol object consistent.
+
+Once a socket falls behind (write buffer at websockets' write limit, or frames already
+queued) frames go to its queue and one writer task awaits `ws.send()` with backpressure;
+nothing overtakes a queued frame, and a full queue closes the socket 1013.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from ws_gateway.auth import Identity
@@ -28,6 +36,12 @@ from ws_gateway.protocol import CloseCode, encode
 log = structlog.get_logger("ws_gateway.connection")
 _ids = itertools.count(1)
 MISSING_MAX = 1000  # how many not-yet-seen seqs below the high mark a socket remembers
+_OPEN = State.OPEN
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The bytes websockets writes for `payload` as one final, unmasked, uncompressed text frame."""
+    return Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
 
 
 class TokenBucket:
@@ -94,11 +108,16 @@ class Connection:
         self._queue: asyncio.Queue[bytes | tuple[int, str]] = asyncio.Queue(queue_max)
         # Frames put in the queue and not yet written by the writer task (including the one
         # it may be awaiting ws.send() for): while non-zero a direct write would overtake.
-        self._backlog = 0
-        self._protocol = ws.protocol
+        self.backlog = 0
+        self.protocol = ws.protocol
+        self.transport = ws.transport
+        # Extensions are settled by the handshake, before this object exists. With one
+        # (e.g. permessage-deflate) the shared bytes are wrong for this socket: every frame
+        # then goes through protocol.send_text(). Cleared for good once closing.
+        self.direct = not ws.protocol.extensions
         # Direct writes stop at websockets' own write limit, where ws.send() would start to
         # wait for the transport to drain: past it the socket is slow and the queue decides.
-        self._high_water = ws.write_limit_high
+        self.high_water = ws.write_limit_high
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.id}")
         self._closer: asyncio.Task[None] | None = None
 
@@ -114,27 +133,28 @@ class Connection:
         if self.push(data):
             frames_out(type_label).inc()
 
-    def push(self, data: bytes) -> bool:
+    def push(self, data: bytes, wire: bytes | None = None) -> bool:
         """Write directly or queue, never wait; False when not sent (closing or slow consumer).
 
-        Fan-out calls this per socket and bumps the frame counter once for all of them.
+        `wire` is `text_frame(data)` when the caller has it already (fan-out). Fan-out calls
+        this only for sockets its own inline checks did not write to.
         """
-        if self.closing:
+        if self.closing or self.protocol.state is not _OPEN:
+            # A closing handshake is under way: no data frame may follow the close frame.
             return False
-        ws = self.ws
         if (
-            self._backlog == 0
-            and self._protocol.state is State.OPEN
-            and ws.send_in_progress is None
-            and ws.transport.get_write_buffer_size() < self._high_water
+            self.backlog == 0
+            and self.ws.send_in_progress is None
+            and self.transport.get_write_buffer_size() < self.high_water
         ):
             try:
-                self._protocol.send_text(data)
-                ws.send_data()
+                if self.direct:
+                    self.transport.write(text_frame(data) if wire is None else wire)
+                else:
+                    self.protocol.send_text(data)
+                    self.ws.send_data()
             except Exception as exc:
-                # As in broadcast(): the transport is failing and connection_lost() will end
-                # this socket's handler; the client resumes from its last seq.
-                log.info("direct_write_failed", conn=self.id, error=repr(exc))
+                self.write_failed(exc)
                 return False
             return True
         try:
@@ -143,24 +163,14 @@ class Connection:
             log.info("slow_consumer", conn=self.id, user_id=self.user_id)
             self.close(CloseCode.TRY_AGAIN_LATER, "slow consumer")
             return False
-        self._backlog += 1
+        self.backlog += 1
         FRAMES_QUEUED.inc()
         return True
 
-    def deliver(self, room_id: int, seq: int, created: bool, data: bytes, label: str) -> bool:
-        """An event for a room: dedupe message.created by seq; buffer while replaying.
-
-        True when the frame went out (or into the queue) now; the caller counts it.
-        """
-        state = self.rooms.get(room_id)
-        if state is None:
-            return False
-        if state.buffer is not None:
-            state.buffer.append((seq, created, data, label))
-            return False
-        if created and not state.accept(seq):
-            return False
-        return self.push(data)
+    def write_failed(self, exc: Exception) -> None:
+        # As in broadcast(): the transport is failing and connection_lost() will end this
+        # socket's handler; the client resumes from its last seq.
+        log.info("direct_write_failed", conn=self.id, error=repr(exc))
 
     def finish_replay(self, room_id: int) -> None:
         state = self.rooms.get(room_id)
@@ -176,6 +186,7 @@ class Connection:
         if self.closing:
             return
         self.closing = True
+        self.direct = False
         if flush:
             try:
                 self._queue.put_nowait((code, reason))
@@ -196,7 +207,7 @@ class Connection:
                     await self.ws.close(*item)
                     return
                 await self.ws.send(item, text=True)
-                self._backlog -= 1
+                self.backlog -= 1
         except ConnectionClosed:
             return
 
@@ -210,3 +221,50 @@ class Connection:
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await task
+
+
+def fan_out(
+    members: Iterable[tuple[Connection, RoomState]],
+    seq: int,
+    created: bool,
+    data: bytes,
+    label: str,
+) -> int:
+    """One room event to every member socket (paired with its state for that room): deduped
+    per socket, buffered while a replay runs, written as one shared frame where the socket
+    keeps up. Returns the frames sent (or queued) so the caller counts them once."""
+    wire = text_frame(data)
+    sent = 0
+    for conn, state in members:
+        if state.buffer is not None:
+            state.buffer.append((seq, created, data, label))
+            continue
+        if created:
+            if seq == state.high + 1:
+                state.high = seq  # the next seq in order: what accept() would do, inline
+            elif not state.accept(seq):
+                continue
+        # The checks of push(), inlined: this loop runs once per socket per event.
+        transport = conn.transport
+        if (
+            conn.direct
+            and conn.backlog == 0
+            and conn.protocol.state is _OPEN
+            and conn.ws.send_in_progress is None
+            and transport.get_write_buffer_size() < conn.high_water
+        ):
+            try:
+                transport.write(wire)
+            except Exception as exc:
+                conn.write_failed(exc)
+                continue
+            sent += 1
+        else:
+            sent += conn.push(data, wire)
+    return sent
+
+
+def fan_out_frame(members: Iterable[Connection], data: bytes, skip: int | None = None) -> int:
+    """An ephemeral frame (typing, presence) to every socket but `skip`; no seq, no buffering."""
+    wire = text_frame(data)
+    return sum(conn.push(data, wire) for conn in members if conn.id != skip)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import structlog
-from chat_contracts.events import EventType, message_event
+from chat_contracts.events import EventType
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -265,7 +265,7 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
     }
     conn.send(with_ref(ack, frame.ref))
     MESSAGE_ACK_SECONDS.observe(time.perf_counter() - started)
-    ctx.broker.local_echo(message_event(EventType.MESSAGE_CREATED, msg))
+    ctx.broker.local_echo(EventType.MESSAGE_CREATED, msg)
 
 
 def _nack(client_msg_id: str, retryable: bool, error: str, ref: str | int | None) -> dict[str, Any]:
@@ -291,4 +291,4 @@ async def _edit_or_delete(
     ACKS.inc()
     ack = {"type": "ack", "message_id": frame.message_id, "message": msg.model_dump(mode="json")}
     conn.send(with_ref(ack, frame.ref))
-    ctx.broker.local_echo(message_event(event, msg))
+    ctx.broker.local_echo(event, msg)

@@ -8,7 +8,7 @@ from typing import Any
 
 from chat_contracts.events import Envelope, EventType
 
-from ws_gateway.connection import Connection
+from ws_gateway.connection import Connection, RoomState, fan_out, fan_out_frame
 from ws_gateway.metrics import CONNECTIONS, MESSAGE_DELIVERY_SECONDS, frames_out
 from ws_gateway.protocol import encode
 
@@ -23,7 +23,9 @@ def event_frame(event: str, room_id: int, seq: int, message: dict[str, Any]) -> 
 
 class RoomIndex:
     def __init__(self) -> None:
-        self.rooms: dict[int, set[Connection]] = defaultdict(set)
+        # room -> member socket -> that socket's RoomState (the object in conn.rooms): fan-out
+        # reads both in one step instead of a conn.rooms lookup per socket.
+        self.rooms: dict[int, dict[Connection, RoomState]] = defaultdict(dict)
         self.users: dict[int, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
 
@@ -46,13 +48,13 @@ class RoomIndex:
                 del self.users[conn.user_id]
 
     def join(self, conn: Connection, room_id: int) -> None:
-        self.rooms[room_id].add(conn)
+        self.rooms[room_id][conn] = conn.rooms[room_id]
 
     def leave(self, conn: Connection, room_id: int) -> None:
         conn.rooms.pop(room_id, None)
         members = self.rooms.get(room_id)
         if members is not None:
-            members.discard(conn)
+            members.pop(conn, None)
             if not members:
                 del self.rooms[room_id]
 
@@ -71,11 +73,8 @@ class RoomIndex:
             return
         data = encode(event_frame(env.type.value, env.room_id, env.seq, env.data))
         created = env.type is EventType.MESSAGE_CREATED
-        room_id, seq = env.room_id, env.seq
         # Counted here, once per fan-out, not per socket (see metrics.frames_out).
-        sent = 0
-        for conn in tuple(members):
-            sent += conn.deliver(room_id, seq, created, data, "event")
+        sent = fan_out(tuple(members.items()), env.seq, created, data, "event")
         if sent:
             frames_out("event").inc(sent)
         MESSAGE_DELIVERY_SECONDS.observe(max(time.time() - env.ts, 0.0))
@@ -85,10 +84,6 @@ class RoomIndex:
         members = self.rooms.get(room_id)
         if not members:
             return
-        data = encode(frame)
-        sent = 0
-        for conn in tuple(members):
-            if conn.id != skip:
-                sent += conn.push(data)
+        sent = fan_out_frame(tuple(members), encode(frame), skip)
         if sent:
             frames_out(str(frame["type"])).inc(sent)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import structlog
+from chat_contracts.batch import BATCH_PATH
 from chat_contracts.events import RevocationData
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -19,6 +20,7 @@ from websockets.http11 import Request, Response
 from ws_gateway import handlers, resume
 from ws_gateway.api_client import ApiClient
 from ws_gateway.auth import TokenValidator
+from ws_gateway.batch_http import Http11Poster
 from ws_gateway.broker import Broker, RedisBroker
 from ws_gateway.config import Settings
 from ws_gateway.context import GatewayContext
@@ -61,8 +63,17 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
             settings.api_internal_url,
             concurrency=settings.store_concurrency,
             queue_max=settings.store_queue_max,
+            poster=_batch_poster(settings),
         ),
     )
+
+
+def _batch_poster(settings: Settings) -> Http11Poster | None:
+    """Plain HTTP/1.1 for the hot store route (see batch_http); httpx for any other scheme."""
+    url = settings.api_internal_url.rstrip("/") + BATCH_PATH
+    if urlsplit(url).scheme != "http":
+        return None
+    return Http11Poster(url, settings.api_timeout_seconds, max_idle=settings.store_concurrency)
 
 
 def _token_in_url(query: str) -> bool:
@@ -179,6 +190,7 @@ async def run(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await drain(ctx, server)
+        await ctx.store.aclose()
         ready_task.cancel()
         ops.close()
         await ops.wait_closed()

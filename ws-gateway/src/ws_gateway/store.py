@@ -17,12 +17,14 @@ from collections import deque
 from dataclasses import dataclass
 
 import httpx
+import orjson
 import structlog
 from chat_contracts.batch import BATCH_MAX_ITEMS, BATCH_PATH, StoreBatchOut
 from chat_contracts.events import MessageData
 from pydantic import ValidationError
 
 from ws_gateway.api_client import ApiError
+from ws_gateway.batch_http import BatchPoster, HttpxPoster
 from ws_gateway.metrics import API_REQUEST_SECONDS, STORE_BATCH_SIZE, STORE_QUEUE_DEPTH
 
 log = structlog.get_logger("ws_gateway.store")
@@ -42,10 +44,16 @@ class _Item:
 
 class StoreBatcher:
     def __init__(
-        self, client: httpx.AsyncClient, internal_url: str, *, concurrency: int, queue_max: int
+        self,
+        client: httpx.AsyncClient,
+        internal_url: str,
+        *,
+        concurrency: int,
+        queue_max: int,
+        poster: BatchPoster | None = None,
     ) -> None:
-        self._client = client
         self._url = internal_url.rstrip("/") + BATCH_PATH
+        self._poster = poster or HttpxPoster(client, self._url)
         self._concurrency = max(concurrency, 1)
         self._queue_max = max(queue_max, 1)
         self._queue: deque[_Item] = deque()
@@ -74,11 +82,13 @@ class StoreBatcher:
         # Marks the exception retrieved even when the waiting socket is gone already.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._queue.append(_Item(token, room_id, content, client_msg_id, future))
-        STORE_QUEUE_DEPTH.set(len(self._queue))
-        self._schedule()
+        self._schedule()  # _dispatch() sets the queue depth gauge, once per loop turn
         # shield: a socket going away must not cancel a store that may already be committed;
         # the future still settles for the batch's bookkeeping.
         return await asyncio.shield(future)
+
+    async def aclose(self) -> None:
+        await self._poster.aclose()
 
     def _schedule(self) -> None:
         # One loop turn, not a timer: frames that arrived in the same turn share a request.
@@ -103,26 +113,28 @@ class StoreBatcher:
 
     async def _send(self, items: list[_Item]) -> None:
         STORE_BATCH_SIZE.observe(len(items))
-        body = {
-            "items": [
-                {
-                    "token": i.token,
-                    "room_id": i.room_id,
-                    "content": i.content,
-                    "client_msg_id": i.client_msg_id,
-                }
-                for i in items
-            ]
-        }
+        body = orjson.dumps(
+            {
+                "items": [
+                    {
+                        "token": i.token,
+                        "room_id": i.room_id,
+                        "content": i.content,
+                        "client_msg_id": i.client_msg_id,
+                    }
+                    for i in items
+                ]
+            }
+        )
         started = time.perf_counter()
         try:
-            resp = await self._client.post(self._url, json=body)
-            if resp.status_code != 200:
-                raise ApiError(0, f"store batch HTTP {resp.status_code}")
-            out = StoreBatchOut.model_validate_json(resp.content)
+            status, content = await self._poster.post(body)
+            if status != 200:
+                raise ApiError(0, f"store batch HTTP {status}")
+            out = StoreBatchOut.model_validate_json(content)
             if len(out.results) != len(items):
                 raise ApiError(0, "store batch: result count mismatch")
-        except (httpx.HTTPError, ApiError, ValidationError) as exc:
+        except (ApiError, ValidationError) as exc:
             # The whole request failed: any item may or may not be stored, so every one is
             # retryable (resending the same client_msg_id returns the original).
             error = exc if isinstance(exc, ApiError) else ApiError(0, type(exc).__name__)
