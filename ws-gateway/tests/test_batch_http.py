@@ -1,4 +1,4 @@
-"""Http11Poster, the store batch's plain HTTP/1.1 client, against real sockets.
+"""AiohttpPoster, the store batch's HTTP client, against real sockets.
 
 The real API is exercised through the gateway in test_store.py; here a small asyncio HTTP
 server plays the keep-alive edge cases the API only shows now and then (idle connection
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from ws_gateway.api_client import ApiError
-from ws_gateway.batch_http import Http11Poster
+from ws_gateway.batch_http import AiohttpPoster
 
 Reply = Callable[[bytes], bytes | None]  # request body -> raw response (None: never answer)
 
@@ -71,7 +71,7 @@ async def http_server(reply: Reply) -> AsyncIterator[Server]:
 async def test_keep_alive_reuses_one_connection_and_sends_the_exact_request() -> None:
     """Sequential batches share one connection; the request is a well-formed JSON POST."""
     async with http_server(lambda body: _ok(b'{"echo":' + body + b"}")) as srv:
-        poster = Http11Poster(f"http://127.0.0.1:{srv.port}/messages/batch", 5, max_idle=4)
+        poster = AiohttpPoster(f"http://127.0.0.1:{srv.port}/messages/batch", 5, max_connections=4)
         for i in range(3):
             assert await poster.post(b"[%d]" % i) == (200, b'{"echo":[%d]}' % i)
         await poster.aclose()
@@ -89,7 +89,7 @@ async def test_connection_closed_while_idle_is_replaced() -> None:
     out on a fresh connection and succeeds."""
     async with http_server(lambda body: _ok(body)) as srv:
         srv.close_after_reply = True  # no "Connection: close" header: the client cannot know
-        poster = Http11Poster(f"http://127.0.0.1:{srv.port}/b", 5, max_idle=4)
+        poster = AiohttpPoster(f"http://127.0.0.1:{srv.port}/b", 5, max_connections=4)
         assert await poster.post(b"1") == (200, b"1")
         assert await poster.post(b"2") == (200, b"2")
         assert await poster.post(b"3") == (200, b"3")
@@ -108,7 +108,7 @@ async def test_chunked_body_and_connection_close() -> None:
         )
 
     async with http_server(reply) as srv:
-        poster = Http11Poster(f"http://127.0.0.1:{srv.port}/b", 5, max_idle=4)
+        poster = AiohttpPoster(f"http://127.0.0.1:{srv.port}/b", 5, max_connections=4)
         assert await poster.post(b"x") == (201, b"abcdefgh")
         assert await poster.post(b"y") == (201, b"abcdefgh")
         await poster.aclose()
@@ -120,7 +120,7 @@ async def test_no_answer_is_a_retryable_error_and_the_connection_is_dropped() ->
     batch does not reuse the connection that still has a request pending."""
     answers: list[bytes | None] = [None, _ok(b"late-ok")]
     async with http_server(lambda body: answers.pop(0)) as srv:
-        poster = Http11Poster(f"http://127.0.0.1:{srv.port}/b", 0.3, max_idle=4)
+        poster = AiohttpPoster(f"http://127.0.0.1:{srv.port}/b", 0.3, max_connections=4)
         with pytest.raises(ApiError) as err:
             await poster.post(b"1")
         assert err.value.status == 0 and err.value.retryable
@@ -133,13 +133,7 @@ async def test_unreachable_api_is_a_retryable_error() -> None:
     """Nothing listening: ApiError(0), not an OSError escaping into the batcher."""
     async with http_server(lambda body: _ok(b"")) as srv:
         port = srv.port
-    poster = Http11Poster(f"http://127.0.0.1:{port}/b", 5, max_idle=4)
+    poster = AiohttpPoster(f"http://127.0.0.1:{port}/b", 5, max_connections=4)
     with pytest.raises(ApiError) as err:
         await poster.post(b"1")
     assert err.value.status == 0 and err.value.retryable
-
-
-def test_only_plain_http_urls() -> None:
-    """https (or anything else) is left to httpx, which does TLS."""
-    with pytest.raises(ValueError):
-        Http11Poster("https://api.internal/messages/batch", 5, max_idle=4)

@@ -20,7 +20,7 @@ from websockets.http11 import Request, Response
 from ws_gateway import handlers, resume
 from ws_gateway.api_client import ApiClient
 from ws_gateway.auth import TokenValidator
-from ws_gateway.batch_http import Http11Poster
+from ws_gateway.batch_http import AiohttpPoster
 from ws_gateway.broker import Broker, RedisBroker
 from ws_gateway.config import Settings
 from ws_gateway.context import GatewayContext
@@ -68,12 +68,10 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
     )
 
 
-def _batch_poster(settings: Settings) -> Http11Poster | None:
-    """Plain HTTP/1.1 for the hot store route (see batch_http); httpx for any other scheme."""
+def _batch_poster(settings: Settings) -> AiohttpPoster:
+    """aiohttp for the hot store route (see batch_http); httpx for every other call."""
     url = settings.api_internal_url.rstrip("/") + BATCH_PATH
-    if urlsplit(url).scheme != "http":
-        return None
-    return Http11Poster(url, settings.api_timeout_seconds, max_idle=settings.store_concurrency)
+    return AiohttpPoster(url, settings.api_timeout_seconds, settings.store_concurrency)
 
 
 def _token_in_url(query: str) -> bool:
