@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Iterator
@@ -61,6 +62,11 @@ async def _serve(settings: Settings) -> None:
             **common,  # type: ignore[arg-type]
         )
     )
+    # Everything imported and built so far lives as long as the process; a full collection
+    # walked all of it (~60 ms, 136k objects), stalling every request in flight. Frozen
+    # objects are skipped by the collector, which then only sees per-request garbage.
+    gc.collect()
+    gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: _stop(public, internal))
@@ -95,7 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_head(settings.database_url)
         log.info("migrated", database=settings.database_url.split(":", 1)[0])
         return
-    asyncio.run(_serve(settings))
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard] off Windows
+        asyncio.run(_serve(settings))
+        return
+    # Both servers share one loop started here, so uvicorn's own loop="auto" never applies.
+    uvloop.run(_serve(settings))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from chat_api.models import User
 from chat_api.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a thread
+    # hand-off on every request for what is an attribute read.
     state: AppState = request.app.state.chat
     return state
 

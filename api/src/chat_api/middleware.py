@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
@@ -9,6 +10,9 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("chat_api.request")
+# structlog runs its whole processor chain (timestamp, redaction) before the stdlib level
+# check drops the line, so the request line is only built when INFO is enabled.
+_stdlib_log = logging.getLogger("chat_api.request")
 
 
 class BodyLimitMiddleware:
@@ -103,11 +107,12 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - start) * 1000, 2),
-            )
+            if _stdlib_log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")

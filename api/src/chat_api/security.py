@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from chat_contracts.tokens import TokenClaims, TokenType, decode_token, issue_token
+from chat_contracts.tokens import (
+    InvalidTokenError,
+    TokenClaims,
+    TokenType,
+    decode_token,
+    issue_token,
+)
 
 from chat_api.config import Settings
 
@@ -40,10 +47,17 @@ class TokenPair:
     refresh_claims: TokenClaims
 
 
+# Tokens remembered as verified. The gateway sends each sender's same access token with
+# every message, and a signature check plus claims validation costs more than the rest of
+# the item's Python work; the limit bounds memory (~1 KiB per entry).
+VERIFIED_CACHE_SIZE = 4096
+
+
 class TokenService:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._key = settings.jwt_secret.get_secret_value()
+        self._verified: dict[tuple[str, TokenType], TokenClaims] = {}
 
     def issue_pair(self, *, user_id: int, session_id: str, version: int) -> TokenPair:
         access, access_claims = self._issue(
@@ -73,10 +87,27 @@ class TokenService:
         )
 
     def decode(self, token: str, expected: TokenType) -> TokenClaims:
-        return decode_token(
+        """Signature, claims and type; a token verified before only has its expiry rechecked.
+
+        The cache key is the whole token, so a hit is the very bytes that passed; only
+        the clock can change the answer, and expiry is checked as PyJWT does (exp <= now).
+        Revocation is not decided here: callers check the session on every use.
+        """
+        key = (token, expected)
+        claims = self._verified.get(key)
+        if claims is not None:
+            if claims.exp <= time.time():
+                del self._verified[key]
+                raise InvalidTokenError("token expired")
+            return claims
+        claims = decode_token(
             token,
             key=self._key,
             issuer=self._settings.jwt_issuer,
             audience=self._settings.jwt_audience,
             expected_type=expected,
         )
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[key] = claims
+        return claims

@@ -1,34 +1,31 @@
-"""Many sends in one transaction with a constant number of statements (the gateway's batch).
+"""Many sends stored at once with a constant number of statements (the gateway's batch).
 
 Every item is answered as `POST /api/messages` would answer it alone, in the same order of
 checks: token (401), body (422), room and membership (404/403), idempotency (200/409), then
-201. Statements per batch, whatever its size: live sessions, rooms + memberships, stored
-client ids, room seq bump (locks taken in room-id order), message insert, read markers,
-commit. Core only: the ORM unit of work would cost more per row than the SQL itself.
+201. The database is asked once what it knows (live sessions, rooms + memberships, stored
+client ids), then one write stores the new messages (room seq bump with locks in room-id
+order, insert, read markers): pgbatch.py on PostgreSQL, bulk.py's Core statements on
+SQLite. No ORM: its unit of work would cost more per row than the SQL itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any
 
 from chat_contracts.batch import StoreItem, StoreResult
 from chat_contracts.events import MessageData
 from chat_contracts.tokens import InvalidTokenError, TokenClaims
 from pydantic import ValidationError
-from sqlalchemy import Table, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from chat_api.crud import bulk, messages as single
+from chat_api.crud import bulk, messages as single, pgbatch
 from chat_api.errors import DomainError
-from chat_api.models import AuthSession, Membership, Message, Room, User
 from chat_api.schemas import MessageIn
 
-_users, _sessions = cast(Table, User.__table__), cast(Table, AuthSession.__table__)
-_rooms, _members = cast(Table, Room.__table__), cast(Table, Membership.__table__)
-_messages = cast(Table, Message.__table__)
 # What the public route's dependency and crud say, so both paths answer alike.
 _REVOKED = "token revoked"
 _NO_ROOM = "room not found"
@@ -50,6 +47,13 @@ class BatchOutcome:
     created: list[MessageData] = field(default_factory=list)
 
 
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def _postgres(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
 def _validation_detail(exc: ValidationError) -> str:
     # The public route answers a list; a batch result carries one string per item.
     return "; ".join(
@@ -57,24 +61,44 @@ def _validation_detail(exc: ValidationError) -> str:
     )
 
 
-async def _live_claims(conn: AsyncConnection, claims: Sequence[TokenClaims]) -> set[str]:
-    """Session ids whose token is still good: session not revoked, user's version current."""
-    if not claims:
-        return set()
-    rows = await conn.execute(
-        select(_sessions.c.id, _sessions.c.user_id, _sessions.c.revoked, _users.c.token_version)
-        .join(_users, _users.c.id == _sessions.c.user_id)
-        .where(_sessions.c.id.in_({c.sid for c in claims}))
+@dataclass
+class _Facts:
+    """What the database knows about a batch, looked up before any item is judged."""
+
+    sessions: dict[str, tuple[int, bool, int]]  # sid -> (user_id, revoked, token_version)
+    kinds: dict[int, str]  # room id -> kind, for the rooms that exist
+    members: set[tuple[int, int]]  # (room_id, user_id)
+    stored: dict[tuple[int, str], Any]  # (sender_id, client_msg_id) -> message row
+
+
+async def _lookup(
+    conn: AsyncConnection,
+    sids: set[str],
+    senders: set[int],
+    room_ids: set[int],
+    keys: set[tuple[int, str]],
+) -> _Facts:
+    """Sessions, rooms + memberships and stored client ids: one statement on PostgreSQL."""
+    lookup = pgbatch.lookup if _postgres(conn) else bulk.lookup
+    rows = await lookup(conn, sids, senders, room_ids, keys)
+    sessions_rows, room_rows, stored_rows = rows
+    facts = _Facts(
+        sessions={sid: (uid, revoked, ver) for sid, uid, revoked, ver in sessions_rows},
+        kinds={},
+        members=set(),
+        stored={(row.sender_id, row.client_msg_id): row for row in stored_rows},
     )
-    sessions = {sid: (uid, revoked, ver) for sid, uid, revoked, ver in rows}
-    return {
-        c.sid
-        for c in claims
-        if c.sid in sessions
-        and sessions[c.sid][0] == c.user_id
-        and not sessions[c.sid][1]
-        and sessions[c.sid][2] == c.ver
-    }
+    for room_id, kind, user_id in room_rows:
+        facts.kinds[room_id] = kind
+        if user_id is not None:
+            facts.members.add((room_id, user_id))
+    return facts
+
+
+def _live(claims: TokenClaims, facts: _Facts) -> bool:
+    """The session is not revoked and the token carries the user's current version."""
+    found = facts.sessions.get(claims.sid)
+    return found is not None and found == (claims.user_id, False, claims.ver)
 
 
 async def _authorize(
@@ -82,7 +106,7 @@ async def _authorize(
     items: Sequence[StoreItem],
     decode: Callable[[str], TokenClaims],
     results: list[StoreResult | None],
-) -> list[_Send]:
+) -> tuple[list[_Send], _Facts]:
     """Token, then body, like the public route's dependency order (401 wins over 422)."""
     decoded: dict[str, TokenClaims | str] = {}
     for token in {item.token for item in items}:
@@ -90,52 +114,58 @@ async def _authorize(
             decoded[token] = decode(token)
         except InvalidTokenError as exc:
             decoded[token] = str(exc)
-    live = await _live_claims(conn, [c for c in decoded.values() if isinstance(c, TokenClaims)])
+    # Bodies are checked before the lookup so it can take every room and client id at once;
+    # a 422 is still only answered once the token has passed.
+    bodies: dict[int, MessageIn | str] = {}
+    for index, item in enumerate(items):
+        if isinstance(decoded[item.token], TokenClaims):
+            fields = {"room_id": item.room_id, "content": item.content}
+            try:
+                bodies[index] = MessageIn.model_validate(
+                    {**fields, "client_msg_id": item.client_msg_id}
+                )
+            except ValidationError as exc:
+                bodies[index] = _validation_detail(exc)
+    claims_list = [c for c in decoded.values() if isinstance(c, TokenClaims)]
+    valid: list[tuple[TokenClaims, MessageIn]] = []
+    for index, body in bodies.items():
+        owner = decoded[items[index].token]
+        if isinstance(body, MessageIn) and isinstance(owner, TokenClaims):
+            valid.append((owner, body))
+    facts = (
+        await _lookup(
+            conn,
+            {c.sid for c in claims_list},
+            {c.user_id for c, _ in valid},
+            {b.room_id for _, b in valid},
+            {(c.user_id, b.client_msg_id) for c, b in valid},
+        )
+        if claims_list
+        else _Facts({}, {}, set(), {})
+    )
     sends: list[_Send] = []
     for index, item in enumerate(items):
         claims = decoded[item.token]
         if isinstance(claims, str):
             results[index] = StoreResult(status=401, detail=claims)
-            continue
-        if claims.sid not in live:
+        elif not _live(claims, facts):
             results[index] = StoreResult(status=401, detail=_REVOKED)
-            continue
-        fields = {"room_id": item.room_id, "content": item.content}
-        try:
-            body = MessageIn.model_validate({**fields, "client_msg_id": item.client_msg_id})
-        except ValidationError as exc:
-            results[index] = StoreResult(status=422, detail=_validation_detail(exc))
-            continue
-        sends.append(_Send(index, claims.user_id, body))
-    return sends
+        elif isinstance(body := bodies[index], str):
+            results[index] = StoreResult(status=422, detail=body)
+        else:
+            sends.append(_Send(index, claims.user_id, body))
+    return sends, facts
 
 
-async def _admit(
-    conn: AsyncConnection, sends: list[_Send], results: list[StoreResult | None]
-) -> list[_Send]:
+def _admit(sends: list[_Send], facts: _Facts, results: list[StoreResult | None]) -> list[_Send]:
     """Room exists and the sender is a member; private rooms stay invisible (404)."""
-    rows = await conn.execute(
-        select(_rooms.c.id, _rooms.c.kind, _members.c.user_id)
-        .outerjoin(
-            _members,
-            (_members.c.room_id == _rooms.c.id)
-            & _members.c.user_id.in_({s.sender_id for s in sends}),
-        )
-        .where(_rooms.c.id.in_({s.body.room_id for s in sends}))
-    )
-    kinds: dict[int, str] = {}
-    members: set[tuple[int, int]] = set()
-    for room_id, kind, user_id in rows:
-        kinds[room_id] = kind
-        if user_id is not None:
-            members.add((room_id, user_id))
     admitted = []
     for send in sends:
         room_id = send.body.room_id
-        if room_id not in kinds:
+        if room_id not in facts.kinds:
             results[send.index] = StoreResult(status=404, detail=_NO_ROOM)
-        elif (room_id, send.sender_id) not in members:
-            public = kinds[room_id] == "public"
+        elif (room_id, send.sender_id) not in facts.members:
+            public = facts.kinds[room_id] == "public"
             detail = _NOT_MEMBER if public else _NO_ROOM
             results[send.index] = StoreResult(status=403 if public else 404, detail=detail)
         else:
@@ -157,15 +187,11 @@ def _data(row: Any) -> MessageData:
     )
 
 
-async def _fresh(
-    conn: AsyncConnection, sends: list[_Send], results: list[StoreResult | None]
+def _fresh(
+    sends: list[_Send], facts: _Facts, results: list[StoreResult | None]
 ) -> tuple[list[_Send], list[tuple[_Send, _Send]]]:
     """Sends to store; a client id already stored, or earlier in the batch, is a retry."""
-    keys = {(s.sender_id, s.body.client_msg_id) for s in sends}
-    rows = await conn.execute(
-        select(_messages).where(tuple_(_messages.c.sender_id, _messages.c.client_msg_id).in_(keys))
-    )
-    stored = {(row.sender_id, row.client_msg_id): row for row in rows}
+    stored = facts.stored
     first: dict[tuple[int, str], _Send] = {}
     fresh: list[_Send] = []
     repeats: list[tuple[_Send, _Send]] = []  # (repeat, the send it repeats)
@@ -220,18 +246,27 @@ async def store(
 ) -> BatchOutcome:
     """Answers every item; `created` lists what was committed (to publish, in seq order)."""
     results: list[StoreResult | None] = [None] * len(items)
-    conn = await session.connection()
-    authorized = await _authorize(conn, items, decode, results)
+    # On PostgreSQL the batch is two statements, a read and one write: in autocommit each
+    # is its own transaction, sparing the BEGIN and COMMIT round trips. The write is atomic
+    # and commits before it returns (an ack still means committed); the lookup saw no more
+    # in a shared READ COMMITTED transaction, where every statement takes a fresh snapshot.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    conn = await session.connection(execution_options=_AUTOCOMMIT if postgres else None)
+    authorized, facts = await _authorize(conn, items, decode, results)
     created: list[MessageData] = []
-    admitted = await _admit(conn, authorized, results) if authorized else []
-    fresh, repeats = await _fresh(conn, admitted, results) if admitted else ([], [])
+    admitted = _admit(authorized, facts, results)
+    fresh, repeats = _fresh(admitted, facts, results)
     try:
-        if fresh:
-            created = await bulk.insert_messages(conn, [(s.sender_id, s.body) for s in fresh])
+        pairs = [(s.sender_id, s.body) for s in fresh]
+        if fresh and _postgres(conn):
+            created = await pgbatch.insert_messages(conn, pairs, datetime.now(UTC))
+        elif fresh:
+            created = await bulk.insert_messages(conn, pairs)
         await session.commit()
     except (IntegrityError, bulk.RoomVanished):
-        # A concurrent send committed one of these client ids first. Our seq bump rolls
-        # back with us (no gap); the single-send path then answers each item exactly.
+        # A concurrent send committed one of these client ids first (or a room vanished).
+        # Our seq bump rolls back with us (no gap); the single-send path, in a transaction
+        # of its own on a fresh connection, then answers each item exactly.
         await session.rollback()
         created = await _one_by_one(session, authorized, results)
         return BatchOutcome(_complete(results), created)

@@ -1,4 +1,7 @@
-"""Core writes for many new messages at once: seq reservation, one INSERT, read markers."""
+"""The batch store as Core statements (SQLite; PostgreSQL runs pgbatch.py's fixed SQL).
+
+Lookup of sessions, rooms and stored client ids; seq reservation, one INSERT, read markers.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,49 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from chat_contracts.events import MessageData
-from sqlalchemy import BigInteger, Table, bindparam, case, column, insert, select, update, values
+from sqlalchemy import (
+    BigInteger,
+    Table,
+    bindparam,
+    case,
+    column,
+    insert,
+    select,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chat_api.models import Membership, Message, Room
+from chat_api.models import AuthSession, Membership, Message, Room, User
 from chat_api.schemas import MessageIn
 
 _rooms, _members = cast(Table, Room.__table__), cast(Table, Membership.__table__)
 _messages = cast(Table, Message.__table__)
+_users, _sessions = cast(Table, User.__table__), cast(Table, AuthSession.__table__)
+
+
+async def lookup(
+    conn: AsyncConnection,
+    sids: set[str],
+    senders: set[int],
+    room_ids: set[int],
+    keys: set[tuple[int, str]],
+) -> tuple[Any, Any, Any]:
+    """What pgbatch.lookup answers, as three Core statements (SQLite is in-process)."""
+    sessions = await conn.execute(
+        select(_sessions.c.id, _sessions.c.user_id, _sessions.c.revoked, _users.c.token_version)
+        .join(_users, _users.c.id == _sessions.c.user_id)
+        .where(_sessions.c.id.in_(sids))
+    )
+    rooms = await conn.execute(
+        select(_rooms.c.id, _rooms.c.kind, _members.c.user_id)
+        .outerjoin(_members, (_members.c.room_id == _rooms.c.id) & _members.c.user_id.in_(senders))
+        .where(_rooms.c.id.in_(room_ids))
+    )
+    key = tuple_(_messages.c.sender_id, _messages.c.client_msg_id)
+    stored = await conn.execute(select(_messages).where(key.in_(keys))) if keys else ()
+    return sessions, rooms, stored
 
 
 async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
