@@ -1,0 +1,58 @@
+"""The shared logging setup: JSON lines, secrets redacted, levels filtered up front."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+from chat_contracts.logging import REDACTED, configure_logging
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+
+
+def test_json_line_with_service_and_redaction(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("svc-a", level="INFO")
+    jwt = "eyJhbGciOi.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX3g"
+    structlog.get_logger("t").info("hello", token="abc", note=f"got {jwt} here")
+    (line,) = _lines(capsys)
+    assert line["event"] == "hello" and line["service"] == "svc-a" and line["level"] == "info"
+    assert line["token"] == REDACTED and jwt not in line["note"] and REDACTED in line["note"]
+
+
+def test_calls_below_the_level_never_reach_the_processors(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("svc-b", level="WARNING")
+    seen: list[str] = []
+    processors = structlog.get_config()["processors"]
+    # A spy in front of the chain's second step: filtered calls must stop before it.
+    spy_index = 1
+
+    def spy(_l: Any, _m: str, event: Any) -> Any:
+        seen.append(event["event"])
+        return event
+
+    structlog.configure(processors=[*processors[:spy_index], spy, *processors[spy_index:]])
+    log = structlog.get_logger("t")
+    log.info("dropped")
+    log.warning("kept")
+    assert seen == ["kept"]
+    assert [line["event"] for line in _lines(capsys)] == ["kept"]
