@@ -139,6 +139,39 @@ async def test_one_batch_answers_each_item_alone(
         await c.close()
 
 
+async def test_second_batch_opens_only_when_enough_sends_wait(
+    start_gateways: GatewayFactory, private_api: Api
+) -> None:
+    """Beside a batch in flight, a few sends wait for it (one request later, together); a
+    queue of STORE_PARALLEL_MIN opens a second batch at once."""
+    gw = start_gateways(
+        1, api=private_api, STORE_CONCURRENCY="4", STORE_PARALLEL_MIN="5", API_TIMEOUT_SECONDS="15"
+    )[0]
+    users = [register(private_api.url) for _ in range(3)]
+    room = create_room(private_api.url, users[0], *users[1:])
+    # One socket has one send in the store at a time, so each send here is another socket.
+    clients = [await Client.authed(gw.url, u.token, ORIGIN) for u in users for _ in range(2)]
+    frames = [_msg(room, f"p{i}") for i in range(6)]
+    with _stopped(private_api):
+        await clients[0].send(frames[0])
+        await _one_batch_in_flight(gw)
+        for c, f in zip(clients[1:5], frames[1:5], strict=True):
+            await c.send(f)
+        await eventually(lambda: metric(gw.ops, QUEUED) == 4, 10, "four sends waiting")
+        assert metric(gw.ops, BATCHES) == 1, "below STORE_PARALLEL_MIN no second batch opens"
+        await clients[5].send(frames[5])
+        await eventually(
+            lambda: metric(gw.ops, BATCHES) == 2 and metric(gw.ops, QUEUED) == 0,
+            10,
+            "five waiting: a second batch opens",
+        )
+    for c, f in zip(clients, frames, strict=True):
+        assert (await _reply(c, str(f["client_msg_id"])))["type"] == "ack"
+    assert metric(gw.ops, BATCHES) == 2 and metric(gw.ops, BATCHED) == 6
+    for c in clients:
+        await c.close()
+
+
 async def test_full_store_queue_nacks_overloaded_at_once(
     start_gateways: GatewayFactory, private_api: Api
 ) -> None:

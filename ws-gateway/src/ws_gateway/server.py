@@ -63,6 +63,7 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
             settings.api_internal_url,
             concurrency=settings.store_concurrency,
             queue_max=settings.store_queue_max,
+            parallel_min=settings.store_parallel_min,
             poster=_batch_poster(settings),
         ),
     )

@@ -5,7 +5,9 @@ the gateway's HTTP pool under load). Sends from every socket go into one bounded
 at most `STORE_CONCURRENCY` batch requests are in flight and whenever one is free it takes
 everything queued (up to the contract's `BATCH_MAX_ITEMS`). There is no linger timer: an
 idle replica sends a lone message at once, and batches grow only while the API is busy,
-which is exactly when fewer, larger requests help. A full queue refuses at once
+which is exactly when fewer, larger requests help. For the same reason a second batch opens
+beside one in flight only once `STORE_PARALLEL_MIN` sends wait: below that, waiting one
+round trip and going out together is cheaper than a request each. A full queue refuses at once
 (retryable "overloaded") instead of letting waits grow past the clients' patience.
 """
 
@@ -50,11 +52,13 @@ class StoreBatcher:
         *,
         concurrency: int,
         queue_max: int,
+        parallel_min: int = 1,
         poster: BatchPoster | None = None,
     ) -> None:
         self._url = internal_url.rstrip("/") + BATCH_PATH
         self._poster = poster or HttpxPoster(client, self._url)
         self._concurrency = max(concurrency, 1)
+        self._parallel_min = max(parallel_min, 1)
         self._queue_max = max(queue_max, 1)
         self._queue: deque[_Item] = deque()
         self._batches: set[asyncio.Task[None]] = set()
@@ -99,6 +103,8 @@ class StoreBatcher:
     def _dispatch(self) -> None:
         self._dispatch_pending = False
         while self._queue and len(self._batches) < self._concurrency:
+            if self._batches and len(self._queue) < self._parallel_min:
+                break  # let it grow: the batch in flight picks it up when it returns
             take = min(len(self._queue), BATCH_MAX_ITEMS)
             items = [self._queue.popleft() for _ in range(take)]
             task = asyncio.create_task(self._send(items), name="store-batch")
