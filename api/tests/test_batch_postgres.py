@@ -24,11 +24,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A cluster of this test's own, so restarting it disturbs no other test."""
-    server = PostgresServer().start()
-    try:
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture

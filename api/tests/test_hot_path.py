@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from api_testing import JWT_SECRET, Api, make_settings
 from chat_api import security
 from chat_api.security import TokenService
@@ -53,16 +50,6 @@ def test_cached_token_keeps_its_type_check_and_size_bound() -> None:
     for ttl in range(60, 60 + security.VERIFIED_CACHE_SIZE + 10):
         tokens.decode(_token(ttl), TokenType.ACCESS)
     assert len(tokens._verified) == security.VERIFIED_CACHE_SIZE
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.reset_defaults()
 
 
 @pytest.mark.parametrize("level", ["INFO", "WARNING"])

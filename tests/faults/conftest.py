@@ -48,20 +48,14 @@ def faults_dir(artifacts_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def fault_pg() -> Iterator[PostgresServer]:
-    server = PostgresServer(database="faults").start()
-    try:
+    with PostgresServer(database="faults") as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
 def fault_redis() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")

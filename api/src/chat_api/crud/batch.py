@@ -173,20 +173,6 @@ def _admit(sends: list[_Send], facts: _Facts, results: list[StoreResult | None])
     return admitted
 
 
-def _data(row: Any) -> MessageData:
-    return MessageData(
-        id=row.id,
-        room_id=row.room_id,
-        seq=row.seq,
-        sender_id=row.sender_id,
-        content="" if row.deleted else row.content,
-        client_msg_id=row.client_msg_id,
-        created_at=row.created_at,
-        edited_at=row.edited_at,
-        deleted=row.deleted,
-    )
-
-
 def _fresh(
     sends: list[_Send], facts: _Facts, results: list[StoreResult | None]
 ) -> tuple[list[_Send], list[tuple[_Send, _Send]]]:
@@ -202,7 +188,7 @@ def _fresh(
             row = stored[key]
             same = row.room_id == send.body.room_id
             results[send.index] = (
-                StoreResult(status=200, message=_data(row))
+                StoreResult(status=200, message=single.to_data(row))
                 if same
                 else StoreResult(status=409, detail=_OTHER_ROOM)
             )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from chat_contracts.events import MessageData
 from sqlalchemy import select, update
@@ -12,7 +13,30 @@ from chat_api.errors import Conflict, Forbidden, NotFound
 from chat_api.models import Membership, Message, Room, User
 
 
-def to_data(message: Message) -> MessageData:
+class MessageRow(Protocol):
+    """A stored message as an ORM object or a Core result row (same column names)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def room_id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_id(self) -> int: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def client_msg_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def deleted(self) -> bool: ...
+
+
+def to_data(message: MessageRow) -> MessageData:
     return MessageData(
         id=message.id,
         room_id=message.room_id,

@@ -1,11 +1,14 @@
-"""pytest fixtures: one PostgreSQL and one Redis per test session, started by the tests."""
+"""pytest fixtures: one PostgreSQL and one Redis per test session, started by the tests;
+and a guard for tests that reconfigure logging."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from chat_testkit.postgres import PostgresServer
 from chat_testkit.redis import RedisServer
@@ -15,20 +18,14 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    server = PostgresServer().start()
-    try:
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +34,15 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For tests that call configure_logging: the root handlers, level and structlog's
+    configuration are put back afterwards so later tests log as before."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -132,6 +132,17 @@ class PostgresServer:
         )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def __enter__(self) -> PostgresServer:
+        """`with PostgresServer() as server:` starts it, and removes it again whatever happens."""
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
     def cleanup(self) -> None:
         try:
             self.stop("immediate")

@@ -66,6 +66,17 @@ class RedisServer:
         self.stop()
         self.start()
 
+    def __enter__(self) -> RedisServer:
+        """`with RedisServer() as server:` starts it, and removes it again whatever happens."""
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
     def cleanup(self) -> None:
         try:
             self.kill()
