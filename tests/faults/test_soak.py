@@ -109,7 +109,7 @@ async def test_soak_faults_in_rotation(
 
     started = time.monotonic()
     talking = asyncio.create_task(_talk(clients, room, started + SOAK_SECONDS))
-    every = max(SOAK_SECONDS / (2 * len(FAULTS)), 10.0)  # each fault at least twice
+    every = max(SOAK_SECONDS / (2 * len(FAULTS)), 10.0)  # about two rounds of the rotation
     recoveries: dict[str, list[float]] = {}
     n = 0
     while time.monotonic() + every < started + SOAK_SECONDS:
