@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_testkit.lifecycle import Lifecycle
 from chat_testkit.ports import free_port, wait_port
 
 
@@ -36,7 +37,7 @@ def _bin_dir() -> Path:
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(Lifecycle):
     database: str = "chat"
     port: int = field(default_factory=free_port)
     base_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chat-pg-")))
@@ -131,17 +132,6 @@ class PostgresServer:
             name,
         )
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def __enter__(self) -> PostgresServer:
-        """`with PostgresServer() as server:` starts it, and removes it again whatever happens."""
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     def cleanup(self) -> None:
         try:

@@ -8,11 +8,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_testkit.lifecycle import Lifecycle
 from chat_testkit.ports import free_port, wait_port
 
 
 @dataclass
-class RedisServer:
+class RedisServer(Lifecycle):
     port: int = field(default_factory=free_port)
     base_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chat-redis-")))
     _proc: subprocess.Popen[bytes] | None = None
@@ -65,17 +66,6 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def __enter__(self) -> RedisServer:
-        """`with RedisServer() as server:` starts it, and removes it again whatever happens."""
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
     def cleanup(self) -> None:
         try:
