@@ -187,15 +187,7 @@ def _summarise(
     busy = max(sc.duration, totals.get("last_delivery", 0.0))
     cpu_server, cpu_backend, cpu_client = cpu
     rec: dict[str, Any] = {
-        "scenario": sc.name,
-        "kind": sc.kind,
-        "target": target,
-        "round": rnd,
-        "sockets": sc.sockets,
-        "rooms": sc.rooms,
-        "rate": sc.rate,
-        "replicas": sc.replicas,
-        "duration_s": sc.duration,
+        **_identity(sc, target, rnd),
         "window_s": round(window, 3),
         "setup_ok": ok,
         "setup_failed": failed,
@@ -237,8 +229,8 @@ def _summarise(
     return rec
 
 
-def failed_record(sc: Scenario, target: str, rnd: int, problem: str) -> dict[str, Any]:
-    """A scenario the target could not run at all (e.g. no socket got through the handshake)."""
+def _identity(sc: Scenario, target: str, rnd: int) -> dict[str, Any]:
+    """What every record starts with: which scenario, target and round it measured."""
     return {
         "scenario": sc.name,
         "kind": sc.kind,
@@ -249,6 +241,13 @@ def failed_record(sc: Scenario, target: str, rnd: int, problem: str) -> dict[str
         "rate": sc.rate,
         "replicas": sc.replicas,
         "duration_s": sc.duration,
+    }
+
+
+def failed_record(sc: Scenario, target: str, rnd: int, problem: str) -> dict[str, Any]:
+    """A scenario the target could not run at all (e.g. no socket got through the handshake)."""
+    return {
+        **_identity(sc, target, rnd),
         "setup_ok": 0,
         "setup_failed": sc.sockets,
         "problems": [problem[:500]],
