@@ -51,7 +51,7 @@ def test_history_then_live_events_dedupe_by_seq(js) -> None:
       s.upsertMessage(__msg(4), { live: true });
       s.upsertMessage(__msg(4), { live: true });
       return { seqs: s.timeline(7).map((m) => m.seq), latest: s.room(7).latestSeq,
-               unread: s.room(7).room.unread };
+               unread: s.unread(7) };
     }"""
     )
     assert out == {"seqs": [1, 2, 3, 4], "latest": 4, "unread": 1}
@@ -95,7 +95,7 @@ def test_pending_replaced_on_ack_and_failed_on_nack(js) -> None:
       s.nack('c-2', 'rate limited');
       const t = s.timeline(7);
       return { pendingBefore, ids: t.map((m) => m.id ?? m.client_msg_id),
-               failed: t[1].status, error: t[1].error, unread: s.room(7).room.unread };
+               failed: t[1].status, error: t[1].error, unread: s.unread(7) };
     }"""
     )
     assert out == {
@@ -164,3 +164,43 @@ def test_relative_ws_url_follows_page_scheme(js) -> None:
     }"""
     )
     assert out == ["ws://a:8080/ws", "wss://chat.example/ws", "ws://x:8765/ws"]
+
+
+def test_unread_is_the_snapshot_plus_newer_held_messages_counted_once(js) -> None:
+    """Replayed, fetched or resumed copies, own and deleted messages never add to the badge."""
+    out = js.evaluate(
+        """() => {
+      const s = __s;
+      // The server counted 2 unread up to seq 3 (marker at 1); no local marker yet.
+      s.rooms.clear();
+      s.setRooms([{ id: 7, name: 'r', kind: 'public', last_seq: 3, last_read_seq: 1, unread: 2 }]);
+      s.upsertMessage(__msg(4), { live: true });
+      s.upsertMessage(__msg(4), { live: true });  // a resume replay of a message we hold
+      s.upsertMessage(__msg(5, { sender_id: 1 }), { live: true });  // our own
+      s.upsertMessage(__msg(6, { deleted: true, content: '' }), { live: true });
+      s.upsertMessage(__msg(7), { live: true });
+      // A gap fill over HTTP brings copies of all of them again.
+      s.applyPage(7, { messages: [3, 4, 5, 6, 7].map((n) => __msg(n)), has_more: false }, 'after');
+      const before = s.unread(7);
+      s.markRead(7, 5);  // shown up to 5: the server's span is read, only 7 is left
+      const afterRead = s.unread(7);
+      // A later snapshot replaces the server part; what we hold beyond it still counts once.
+      s.upsertRoom({ id: 7, name: 'r', kind: 'public', last_seq: 6, last_read_seq: 5, unread: 0 });
+      return { before, afterRead, afterSnapshot: s.unread(7), stale: s.countIsStale(7) };
+    }"""
+    )
+    assert out == {"before": 4, "afterRead": 1, "afterSnapshot": 1, "stale": False}
+
+
+def test_marker_inside_the_servers_span_asks_again(js) -> None:
+    """A marker between the snapshot's marker and head cannot be derived: it is stale."""
+    out = js.evaluate(
+        """() => {
+      const s = __s;
+      s.rooms.clear();
+      s.setRooms([{ id: 7, name: 'r', kind: 'public', last_seq: 9, last_read_seq: 2, unread: 7 }]);
+      s.markRead(7, 4);
+      return { stale: s.countIsStale(7), marker: s.room(7).room.last_read_seq };
+    }"""
+    )
+    assert out == {"stale": True, "marker": 4}

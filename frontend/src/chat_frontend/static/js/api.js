@@ -59,7 +59,7 @@ export function clearSession() {
   if (had) emit();
 }
 
-async function rawFetch(method, path, body, { auth = true } = {}) {
+async function rawFetch(method, path, body, { auth = true, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth && accessToken) headers.Authorization = `Bearer ${accessToken}`;
@@ -70,6 +70,8 @@ async function rawFetch(method, path, body, { auth = true } = {}) {
     // The refresh cookie must travel even when the API is on another port (make run).
     credentials: "include",
     cache: "no-store",
+    // Outlives the page (a read marker sent while the tab closes).
+    keepalive,
   });
   let data = null;
   if (resp.status !== 204) {
@@ -124,16 +126,16 @@ export async function restoreSession() {
 }
 
 /** Authenticated request; one transparent refresh + retry when the token expired. */
-export async function request(method, path, body) {
+export async function request(method, path, body, options = {}) {
   if (!accessToken || tokenValidFor() < 5_000) {
     await refresh();
   }
   try {
-    return await rawFetch(method, path, body);
+    return await rawFetch(method, path, body, options);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       await refresh();
-      return rawFetch(method, path, body);
+      return rawFetch(method, path, body, options);
     }
     throw err;
   }
@@ -179,7 +181,7 @@ export const api = {
   joinRoom: (id) => request("POST", `/rooms/${id}/join`),
   leaveRoom: (id) => request("POST", `/rooms/${id}/leave`),
   openDm: (userId) => request("POST", "/dms", { user_id: userId }),
-  markRead: (id, seq) => request("PUT", `/rooms/${id}/read`, { seq }),
+  markRead: (id, seq, { keepalive = false } = {}) => request("PUT", `/rooms/${id}/read`, { seq }, { keepalive }),
   messages: (roomId, { before, after, limit } = {}) =>
     request("GET", `/messages?${q({ room_id: roomId, before, after, limit })}`),
   sendMessage: (roomId, content, clientMsgId) =>

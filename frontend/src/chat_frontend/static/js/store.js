@@ -5,6 +5,7 @@
 export class RoomState {
   constructor(room) {
     this.room = { unread: 0, last_seq: 0, last_read_seq: 0, ...room };
+    this.base = countBase(this.room);
     this.messages = new Map(); // seq -> Message
     this.idToSeq = new Map(); // message id -> seq
     this.pending = new Map(); // client_msg_id -> {client_msg_id, content, status, error, created_at}
@@ -49,9 +50,10 @@ export class Store extends EventTarget {
   upsertRoom(room, { silent = false } = {}) {
     const existing = this.rooms.get(room.id);
     if (existing) {
-      // A snapshot may be older than live events we already counted: keep the max.
-      const lastSeq = Math.max(existing.room.last_seq || 0, room.last_seq || 0);
-      existing.room = { ...existing.room, ...room, last_seq: lastSeq };
+      // A snapshot may be older than what we hold: seqs and markers only move forward.
+      const forward = (key) => Math.max(existing.room[key] || 0, room[key] || 0);
+      existing.room = { ...existing.room, ...room, last_seq: forward("last_seq"), last_read_seq: forward("last_read_seq") };
+      if (room.unread !== undefined) existing.base = countBase(room);
     } else {
       this.rooms.set(room.id, new RoomState(room));
     }
@@ -74,27 +76,55 @@ export class Store extends EventTarget {
     return u ? u.display_name || u.username : `user ${userId}`;
   }
 
+  // ---- unread counts -------------------------------------------------------------
+  /**
+   * The badge: the server's count as of its snapshot (`base`), plus the messages we hold
+   * that are newer than both that snapshot and our read marker, from others, not deleted.
+   * Derived, never incremented: a replayed, fetched or resumed copy of a message we hold
+   * is the same map entry, so it cannot be counted twice; nor can our own messages.
+   */
+  unread(roomId) {
+    const rs = this.room(roomId);
+    if (!rs) return 0;
+    const read = rs.room.last_read_seq || 0;
+    let count = read >= rs.base.seq ? 0 : rs.base.unread;
+    const after = Math.max(read, rs.base.seq);
+    for (const [seq, m] of rs.messages) {
+      if (seq > after && !m.deleted && m.sender_id !== this.me?.id) count += 1;
+    }
+    return count;
+  }
+
+  /** Messages up to `seq` were shown: the local marker moves (forward only). */
+  markRead(roomId, seq) {
+    const rs = this.room(roomId);
+    if (!rs || seq <= (rs.room.last_read_seq || 0)) return;
+    rs.room.last_read_seq = seq;
+    this.changed("rooms");
+  }
+
+  /** Our marker sits inside the span the server's count covers: only the server can say. */
+  countIsStale(roomId) {
+    const rs = this.room(roomId);
+    if (!rs) return false;
+    const read = rs.room.last_read_seq || 0;
+    return read > rs.base.read && read < rs.base.seq && rs.base.unread > 0;
+  }
+
   // ---- messages ---------------------------------------------------------------
   /**
    * Store one message. Returns {gap: {after, before}} when it reveals missing seqs.
-   * `live` = it came as a real-time event (may count as unread).
+   * `live` = it came as a real-time event (a seq beyond what we hold is then a gap).
    */
-  upsertMessage(msg, { live = false, event = "message.created" } = {}) {
+  upsertMessage(msg, { live = false } = {}) {
     const rs = this.room(msg.room_id);
     if (!rs) return { gap: null };
-    const isNew = !rs.messages.has(msg.seq);
     const old = rs.messages.get(msg.seq);
     if (!old || newerVersion(msg, old)) {
       rs.messages.set(msg.seq, msg);
       rs.idToSeq.set(msg.id, msg.seq);
     }
     if (msg.client_msg_id && msg.sender_id === this.me?.id) rs.pending.delete(msg.client_msg_id);
-
-    if (live && isNew && event === "message.created") {
-      if (msg.seq > (rs.room.last_seq || 0) && msg.seq > (rs.room.last_read_seq || 0)) {
-        if (msg.sender_id !== this.me?.id) rs.room.unread = (rs.room.unread || 0) + 1;
-      }
-    }
     rs.room.last_seq = Math.max(rs.room.last_seq || 0, msg.seq);
 
     let gap = null;
@@ -182,6 +212,8 @@ export class Store extends EventTarget {
 
   ack(clientMsgId, message) {
     this.upsertMessage(message, { live: true });
+    // As on the server: sending moves the sender's marker to their own message.
+    this.markRead(message.room_id, message.seq);
     this.changed("messages", message.room_id);
   }
 
@@ -247,6 +279,11 @@ export class Store extends EventTarget {
     for (const [id, exp] of rs.typing) if (exp <= now) rs.typing.delete(id);
     return [...rs.typing.keys()];
   }
+}
+
+/** The server's unread count and the room head and marker it was computed at. */
+function countBase(room) {
+  return { unread: room.unread || 0, seq: room.last_seq || 0, read: room.last_read_seq || 0 };
 }
 
 /** Should `incoming` replace `current` (same seq)? Deletions win; later edits win. */

@@ -1,6 +1,7 @@
 // Glue between the API, the socket, the store and the views for the chat page.
 import { api } from "../api.js";
 import { errorText, uuid } from "../ui.js";
+import { ReadMarkers } from "./reads.js";
 import { RefRequests } from "./refs.js";
 import { GapFiller } from "./sync.js";
 
@@ -19,7 +20,7 @@ export class ChatController {
     this.userFetches = new Map();
     this.loadingOlder = false;
     this.lastTypingSent = 0;
-    this.readTimer = null;
+    this.reads = new ReadMarkers({ store, api });
     this.membersReload = null;
     this.refs = new RefRequests(socket, ACK_TIMEOUT_MS); // edit/delete frames
 
@@ -32,6 +33,7 @@ export class ChatController {
     const rooms = await api.rooms();
     this.store.setRooms(rooms);
     for (const rs of this.store.rooms.values()) {
+      this.reads.recountIfStale(rs.room.id);
       this.socket.join(rs.room.id);
       if (rs.room.kind === "dm" && !rs.members.size) this.loadMembers(rs.room.id).catch(() => {});
     }
@@ -49,17 +51,19 @@ export class ChatController {
   async open(roomId) {
     const rs = this.store.room(roomId);
     if (!rs) return;
+    // What the last room showed goes to the server now, not after a debounce it could lose.
+    this.reads.flush();
     this.store.activeRoomId = rs.room.id;
     window.history.replaceState(null, "", `#room=${rs.room.id}`);
     this.views.room.show(rs);
     this.views.messages.show(rs.room.id);
+    this.showRead(); // a room whose history we hold is on screen now
     this.store.changed("rooms");
     this.socket.join(rs.room.id);
     this.socket.send({ type: "presence", room_id: rs.room.id });
     const tasks = [this.loadMembers(rs.room.id)];
-    if (!rs.loaded) tasks.push(this.loadNewest(rs.room.id));
+    if (!rs.loaded) tasks.push(this.loadNewest(rs.room.id).then(() => this.showRead()));
     await Promise.allSettled(tasks);
-    this.markRead();
   }
 
   async loadNewest(roomId) {
@@ -111,21 +115,11 @@ export class ChatController {
     await this.joined(room);
   }
 
-  /** Tell the API what we have seen in the visible room (debounced). */
-  markRead() {
-    clearTimeout(this.readTimer);
-    this.readTimer = setTimeout(() => {
-      const rs = this.store.room(this.store.activeRoomId);
-      if (!rs || !rs.loaded || document.visibilityState !== "visible") return;
-      const seq = rs.latestSeq;
-      const hadUnread = rs.room.unread;
-      rs.room.unread = 0;
-      if (hadUnread) this.store.changed("rooms");
-      if (seq > (rs.room.last_read_seq || 0)) {
-        rs.room.last_read_seq = seq;
-        api.markRead(rs.room.id, seq).catch((err) => console.warn("mark read failed", err));
-      }
-    }, 400);
+  /** The visible room's messages are on screen: they are read (see reads.js). */
+  showRead() {
+    const rs = this.store.room(this.store.activeRoomId);
+    if (!rs || !rs.loaded || document.visibilityState !== "visible") return;
+    this.reads.shown(rs.room.id, rs.latestSeq);
   }
 
   // ---- sending -----------------------------------------------------------------------
@@ -208,6 +202,7 @@ export class ChatController {
 
   // ---- socket ------------------------------------------------------------------------
   onReady() {
+    this.reads.flush(); // markers that could not be sent while we were away
     this.sync.startResume();
     for (const p of this.store.allPending()) if (p.status === "pending") this.transmit(p);
     if (this.store.activeRoomId) this.socket.send({ type: "presence", room_id: this.store.activeRoomId });
@@ -225,7 +220,7 @@ export class ChatController {
         clearTimeout(this.ackTimers.get(f.client_msg_id));
         this.ackTimers.delete(f.client_msg_id);
         this.store.ack(f.client_msg_id, f.message);
-        return this.markRead();
+        return this.showRead();
       case "nack":
         if (f.ref !== undefined && this.refs.settle(f)) return;
         if (!f.client_msg_id) return;
@@ -266,11 +261,11 @@ export class ChatController {
 
   onEvent(f) {
     if (!f.message) return;
-    const { gap } = this.store.upsertMessage(f.message, { live: true, event: f.event });
+    const { gap } = this.store.upsertMessage(f.message, { live: true });
     this.store.changed("messages", f.message.room_id);
     this.store.changed("rooms");
     if (gap) this.sync.requestGap(f.message.room_id, gap);
-    if (Number(f.room_id) === this.store.activeRoomId) this.markRead();
+    if (Number(f.room_id) === this.store.activeRoomId) this.showRead();
     this.membersMayHaveChanged(Number(f.message.room_id), [f.message.sender_id]);
   }
 
@@ -299,6 +294,8 @@ export class ChatController {
   onReset(roomId) {
     this.sync.resuming.delete(Number(roomId));
     this.store.resetRoom(roomId);
+    // The messages our count was derived from are gone: take the server's count again.
+    api.room(Number(roomId)).then((room) => this.store.upsertRoom(room), () => {});
     if (Number(roomId) === this.store.activeRoomId) this.loadNewest(Number(roomId)).catch(() => {});
   }
 }

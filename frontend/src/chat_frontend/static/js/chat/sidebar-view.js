@@ -41,7 +41,7 @@ export class SidebarView {
 
   item(rs) {
     const active = this.store.activeRoomId === rs.room.id;
-    const unread = active ? 0 : rs.room.unread || 0;
+    const unread = active ? 0 : this.store.unread(rs.room.id);
     return el(
       "li",
       {},

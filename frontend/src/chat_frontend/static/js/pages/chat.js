@@ -137,7 +137,8 @@ async function main() {
         const kinds = new Set(dirty);
         dirty.clear();
         const rs = store.room(store.activeRoomId);
-        if (kinds.has("rooms") || kinds.has("members")) {
+        // Badges derive from the messages held (store.unread), so messages re-render them.
+        if (kinds.has("rooms") || kinds.has("members") || kinds.has("messages")) {
           sidebar.render();
           if (rs) roomView.title(rs);
         }
@@ -188,7 +189,11 @@ async function main() {
       $(button).setAttribute("aria-expanded", String(on));
     });
   }
-  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && ctl.markRead());
+  // A marker is never lost: hidden or closed tabs send what they showed, the network coming
+  // back sends what failed.
+  document.addEventListener("visibilitychange", () => (document.visibilityState === "visible" ? ctl.showRead() : ctl.reads.flush()));
+  window.addEventListener("pagehide", () => ctl.reads.flush({ keepalive: true }));
+  window.addEventListener("online", () => ctl.reads.flush());
 
   let leaving = false;
   $("logout-button").addEventListener("click", async () => {
