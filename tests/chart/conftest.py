@@ -17,18 +17,23 @@ from chart_support import CI_VALUES, ROOT, VALUES_IDS, Doc, Helm
 
 
 @pytest.fixture(scope="session")
-def helms() -> dict[int, Helm]:
-    """helm 4 and helm 3 from scripts/tools.sh (fetched into .tools/ on first use)."""
+def tools() -> dict[str, str]:
+    """{"HELM4": path, "HELM3": path, "CHECKOV": path} from scripts/tools.sh (into .tools/)."""
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "tools.sh")],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert proc.returncode == 0, f"scripts/tools.sh failed:\n{proc.stderr}"
-    found = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-    return {4: Helm(found["HELM4"], 4), 3: Helm(found["HELM3"], 3)}
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="session")
+def helms(tools: dict[str, str]) -> dict[int, Helm]:
+    """helm 4 and helm 3 (official builds from npm, see scripts/tools.sh)."""
+    return {4: Helm(tools["HELM4"], 4), 3: Helm(tools["HELM3"], 3)}
 
 
 @pytest.fixture(scope="session")

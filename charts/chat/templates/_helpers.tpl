@@ -150,6 +150,7 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ include "chat.component" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "chat.labels" . | nindent 4 }}
 spec:
@@ -194,6 +195,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ include "chat.component" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "chat.labels" . | nindent 4 }}
 spec:
