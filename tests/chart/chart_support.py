@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ VALUES_IDS = [p.name.removesuffix("-values.yaml") for p in CI_VALUES]
 RELEASE = "chat"
 
 Doc = dict[str, Any]
+# notes(major, *helm_args) -> the NOTES.txt text (conftest's `notes` fixture).
+Notes = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,10 @@ class Helm:
     path: str
     major: int
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "HELM_CACHE_HOME": "/tmp/chat-helm/cache"}
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **(env or {}), "HELM_CACHE_HOME": "/tmp/chat-helm/cache"}
         env["HELM_CONFIG_HOME"] = "/tmp/chat-helm/config"
         env["HELM_DATA_HOME"] = "/tmp/chat-helm/data"
         proc = subprocess.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from chart_support import CI_VALUES, ROOT, VALUES_IDS, Doc, Helm
+from chart_apiserver import discovery_kubeconfig
+from chart_support import CHART, CI_VALUES, RELEASE, ROOT, VALUES_IDS, Doc, Helm, Notes
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +63,23 @@ def dev_docs(rendered: dict[str, list[Doc]]) -> list[Doc]:
 def prod_docs(rendered: dict[str, list[Doc]]) -> list[Doc]:
     """Objects rendered from ci/production-values.yaml."""
     return rendered["production"]
+
+
+@pytest.fixture(scope="session")
+def notes(helms: dict[int, Helm], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notes]:
+    """notes(major, *helm_args) -> NOTES.txt as `helm install --dry-run=client` prints it.
+
+    helm 3 asks the cluster for its version and API groups even on a client dry-run, so it
+    talks to a discovery-only stand-in (chart_apiserver); helm 4 needs no cluster at all.
+    """
+    with discovery_kubeconfig(tmp_path_factory.mktemp("kube")) as kubeconfig:
+
+        def render(major: int, *args: str) -> str:
+            extra = ("--disable-openapi-validation",) if major == 3 else ()
+            proc = helms[major].run(
+                "install", RELEASE, str(CHART), "-n", "chat", "--dry-run=client", *extra, *args,
+                env={"KUBECONFIG": str(kubeconfig)},
+            )  # fmt: skip
+            return proc.stdout.split("\nNOTES:\n", 1)[1]
+
+        yield render

@@ -146,6 +146,10 @@ readinessProbe:
 {{- define "chat.hpa" -}}
 {{- $as := .values.autoscaling -}}
 {{- if $as.enabled }}
+{{- if gt (int $as.minReplicas) (int $as.maxReplicas) }}
+{{- $key := ternary "gateway" .component (eq .component "ws-gateway") }}
+{{- fail (printf "%s.autoscaling.minReplicas (%v) must not exceed %s.autoscaling.maxReplicas (%v): the HorizontalPodAutoscaler would be rejected" $key $as.minReplicas $key $as.maxReplicas) }}
+{{- end }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
