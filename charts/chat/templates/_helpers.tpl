@@ -209,35 +209,3 @@ spec:
       {{- include "chat.selectorLabels" . | nindent 6 }}
 {{- end }}
 {{- end -}}
-
-{{/* Egress rules to PostgreSQL/Redis: in-cluster pods (k8s-dev) and/or external CIDRs. */}}
-{{- define "chat.np.datastoreEgress" -}}
-{{- $np := .Values.networkPolicy -}}
-{{- if $np.datastores.enabled }}
-- to:
-    - podSelector:
-        {{- toYaml $np.datastores.postgres.podSelector | nindent 8 }}
-  ports:
-    - {protocol: TCP, port: {{ $np.datastores.postgres.port }}}
-- to:
-    - podSelector:
-        {{- toYaml $np.datastores.redis.podSelector | nindent 8 }}
-  ports:
-    - {protocol: TCP, port: {{ $np.datastores.redis.port }}}
-{{- end }}
-{{- range $np.externalDatastores }}
-- to:
-    - ipBlock:
-        cidr: {{ .cidr }}
-  ports:
-    {{- range .ports }}
-    - {protocol: TCP, port: {{ . }}}
-    {{- end }}
-{{- end }}
-{{- if and (not $np.datastores.enabled) (not $np.externalDatastores) }}
-# Nothing declared: allow the datastore ports to any address rather than cut the DB off.
-- ports:
-    - {protocol: TCP, port: {{ $np.datastores.postgres.port }}}
-    - {protocol: TCP, port: {{ $np.datastores.redis.port }}}
-{{- end }}
-{{- end -}}
