@@ -153,6 +153,17 @@ def test_ip_blocks_and_preset_none(helm: Helm) -> None:
     assert proc.returncode != 0 and "ipBlocks must list" in proc.stderr
 
 
+def test_health_check_ranges_reach_ops_ports_only(helm: Helm) -> None:
+    """healthCheckIpBlocks open the gateway's and frontend's ops ports, and nothing else."""
+    docs = helm.template(*SECRET, "--set", "networkPolicy.healthCheckIpBlocks={35.191.0.0/16}")
+    opened = set()
+    for pol in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        for rule in pol["spec"].get("ingress", []):
+            if {"ipBlock": {"cidr": "35.191.0.0/16"}} in _peers(rule):
+                opened |= {(pol["metadata"]["name"], p["port"]) for p in rule["ports"]}
+    assert opened == {("chat-ws-gateway", 9100), ("chat-frontend", 9102)}
+
+
 def test_datastores_only_from_their_clients(helm: Helm) -> None:
     """In-cluster Postgres admits api + migrate only, Redis api + gateway only (k8s-dev)."""
     docs = helm.template("-f", str(ROOT / "k8s-dev" / "values-dev.yaml"))

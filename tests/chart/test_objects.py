@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 from chart_support import ROOT, Doc, find, one, pod_specs
 
 pytestmark = pytest.mark.chart
@@ -90,6 +91,50 @@ def test_class_and_host_are_values(helm: Any) -> None:
     assert ing["spec"]["ingressClassName"] == "traefik"
     assert ing["spec"]["rules"][0]["host"] == "chat.test"
     assert ing["spec"]["tls"] == [{"secretName": "t", "hosts": ["chat.test"]}]
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_service_annotations_only_on_routed_services(
+    helms: dict[int, Any], major: int, tmp_path: Any
+) -> None:
+    """<component>.service.annotations land on the Service the Ingress routes to, nowhere else."""
+    values = tmp_path / "values.yaml"
+    gke = {"cloud.google.com/backend-config": '{"default": "ws"}'}
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "api": {"service": {"annotations": {"a": "api"}}},
+                "gateway": {"service": {"annotations": gke}},
+                "frontend": {"service": {"annotations": {"f": "fe"}}},
+            }
+        )
+    )
+    docs = helms[major].template("--set", "secrets.existingSecret=s", "-f", str(values))
+    routed = {
+        "chat-api": {"a": "api"},
+        "chat-ws-gateway": gke,
+        "chat-frontend": {"f": "fe"},
+    }
+    for svc in find(docs, "Service"):
+        name = svc["metadata"]["name"]
+        assert svc["metadata"].get("annotations") == routed.get(name), name
+    backends = {
+        p["backend"]["service"]["name"]
+        for p in one(docs, "Ingress", "chat")["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert backends == set(routed)
+
+
+def test_empty_class_leaves_ingress_class_name_out(helm: Any) -> None:
+    """ingress.className="" omits spec.ingressClassName (GKE reads its annotation instead)."""
+    docs = helm.template(
+        "--set", "secrets.existingSecret=s", "--set", "ingress.className=",
+        "--set", "ingress.annotations.kubernetes\\.io/ingress\\.class=gce",
+        "--set", "networkPolicy.enabled=false",
+    )  # fmt: skip
+    ing = one(docs, "Ingress", "chat")
+    assert "ingressClassName" not in ing["spec"]
+    assert ing["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
 
 
 # --- ports and env vs docs/contract.md and each service's real Settings ------------------
