@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_support import ROOT, Doc, find, one, pod_specs
+from chart_support import CHART, ROOT, Doc, find, one, pod_specs
 
 pytestmark = pytest.mark.chart
 
@@ -192,6 +192,58 @@ def test_ports_match_service_settings(dev_docs: list[Doc]) -> None:
     ):
         unknown = {k for k in env_of(dev_docs, component) if k.lower() not in settings.model_fields}
         assert not unknown, f"{component} ignores {unknown}"
+
+
+# (values path, env name, service, Settings field) for the tuning settings the chart exposes.
+TUNING = [
+    ("api.internalMaxBodyBytes", "INTERNAL_MAX_BODY_BYTES", "api", "internal_max_body_bytes"),
+    ("gateway.apiMaxConnections", "API_MAX_CONNECTIONS", "ws-gateway", "api_max_connections"),
+    ("gateway.store.concurrency", "STORE_CONCURRENCY", "ws-gateway", "store_concurrency"),
+    ("gateway.store.parallelMin", "STORE_PARALLEL_MIN", "ws-gateway", "store_parallel_min"),
+    ("gateway.store.queueMax", "STORE_QUEUE_MAX", "ws-gateway", "store_queue_max"),
+]
+
+
+def _settings_field(component: str, field: str) -> Any:
+    from chat_api.config import Settings as ApiSettings
+    from ws_gateway.config import Settings as GatewaySettings
+
+    return {"api": ApiSettings, "ws-gateway": GatewaySettings}[component].model_fields[field]
+
+
+def _schema_node(path: str) -> dict[str, Any]:
+    import json
+
+    node = json.loads((CHART / "values.schema.json").read_text())
+    for part in path.split("."):
+        node = node["properties"][part]
+    return dict(node)
+
+
+@pytest.mark.parametrize(("path", "env", "component", "field"), TUNING, ids=[t[1] for t in TUNING])
+def test_tuning_settings_follow_service_defaults(
+    dev_docs: list[Doc], path: str, env: str, component: str, field: str
+) -> None:
+    """Each tuning value defaults to the service's own default, with at least its lower bound."""
+    info = _settings_field(component, field)
+    assert env_of(dev_docs, component)[env] == str(info.default)
+    floor = next((m.ge for m in info.metadata if hasattr(m, "ge")), 1)
+    assert _schema_node(path)["minimum"] >= floor
+
+
+@pytest.mark.parametrize(("path", "env", "component", "field"), TUNING, ids=[t[1] for t in TUNING])
+def test_tuning_settings_render_as_integers(
+    helm: Any, tmp_path: Any, path: str, env: str, component: str, field: str
+) -> None:
+    """Large values reach the env as plain integers (YAML numbers are floats to helm)."""
+    *parents, leaf = path.split(".")
+    tree: dict[str, Any] = {leaf: 123456789}
+    for part in reversed(parents):
+        tree = {part: tree}
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(tree))
+    docs = helm.template("--set", "secrets.existingSecret=s", "-f", str(values))
+    assert env_of(docs, component)[env] == "123456789"
 
 
 def test_gateway_reaches_api_by_service_urls(dev_docs: list[Doc]) -> None:
