@@ -434,22 +434,46 @@ def test_helm_test_pods(dev_docs: list[Doc]) -> None:
         for d in dev_docs
         if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
     }
+    assert set(tests) == {"chat-tests", "chat-test-api-health", "chat-test-ws-roundtrip"}
     health = tests["chat-test-api-health"]["spec"]["containers"][0]
-    assert health["args"][-1] == "http://chat-api:8000/api/healthz"
+    assert health["command"] == ["python", "/test/api_health.py"]
+    env = {e["name"]: e["value"] for e in health["env"]}
+    assert env["TEST_API_URL"] == "http://chat-api:8000/api"
     ws = tests["chat-test-ws-roundtrip"]["spec"]["containers"][0]
-    assert ws["image"] == container(dev_docs, "ws-gateway")["image"]
+    assert ws["command"] == ["python", "/test/ws_roundtrip.py"]
     env = {e["name"]: e["value"] for e in ws["env"]}
     assert env["TEST_GATEWAY_PODS"] == "chat-ws-gateway-pods"
     headless = one(dev_docs, "Service", "chat-ws-gateway-pods")
     assert headless["spec"]["clusterIP"] == "None"
-    cm = tests["chat-test-ws-roundtrip"]  # the pod; its script ConfigMap is an earlier test hook
-    script_cm = one(dev_docs, "ConfigMap", "chat-test-ws-roundtrip")
-    assert int(script_cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-        cm["metadata"]["annotations"]["helm.sh/hook-weight"]
-    )
-    assert "asyncio.run(main())" in script_cm["data"]["ws_roundtrip.py"]
+    # The scripts' ConfigMap is a test hook created before the pods that mount it.
+    scripts = tests["chat-tests"]
+    for pod in (tests["chat-test-api-health"], tests["chat-test-ws-roundtrip"]):
+        assert int(scripts["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+            pod["metadata"]["annotations"]["helm.sh/hook-weight"]
+        )
+        vols = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert vols["scripts"]["configMap"]["name"] == "chat-tests"
+        assert pod["spec"]["activeDeadlineSeconds"] > int(env["TEST_TIMEOUT_SECONDS"])
+    assert "asyncio.run(main())" in scripts["data"]["ws_roundtrip.py"]
+    assert "urllib.request" in scripts["data"]["api_health.py"]
     # Two replicas are guaranteed wherever the round trip runs.
     assert one(dev_docs, "HorizontalPodAutoscaler", "chat-ws-gateway")["spec"]["minReplicas"] >= 2
+
+
+def test_helm_tests_pull_only_chart_images(rendered: dict[str, list[Doc]]) -> None:
+    """Every helm test container runs one of the chart's own images (nothing from Docker Hub)."""
+    for values, docs in rendered.items():
+        own = {
+            c["image"]
+            for d in docs
+            if d["kind"] == "Deployment"
+            for c in d["spec"]["template"]["spec"]["containers"]
+        }
+        for d in find(docs, "Pod"):
+            for c in d["spec"]["containers"]:
+                assert c["image"] in own, f"{values}: {d['metadata']['name']} runs {c['image']}"
+    prod = {c["image"] for _, spec in pod_specs(rendered["production"]) for c in spec["containers"]}
+    assert all(i.startswith("registry.example.com/chat/") for i in prod)
 
 
 def test_single_gateway_skips_round_trip(rendered: dict[str, list[Doc]]) -> None:

@@ -9,4 +9,14 @@ enableServiceLinks: false
 {{ include "chat.podSecurityContext" . }}
 volumes:
   {{- include "chat.tmpVolume" . | nindent 2 }}
+  - name: scripts
+    configMap:
+      name: {{ include "chat.fullname" . }}-tests
+{{- end -}}
+
+{{- define "chat.testMounts" -}}
+{{ include "chat.tmpMount" . }}
+- name: scripts
+  mountPath: /test
+  readOnly: true
 {{- end -}}
