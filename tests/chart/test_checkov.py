@@ -26,7 +26,12 @@ WORKLOADS = {"Deployment", "StatefulSet", "Job", "Pod"}
 INPUTS: list[tuple[str, tuple[str, ...], Path]] = [
     *((name, ("-f", str(path)), CHART) for name, path in zip(VALUES_IDS, CI_VALUES, strict=True)),
     ("dev", ("-f", str(DEV_VALUES)), CHART),
-    ("deps", (), ROOT / "k8s-dev" / "deps"),
+    (
+        "dev-tls",
+        ("-f", str(DEV_VALUES), "-f", str(ROOT / "k8s-dev" / "values-dev-tls.yaml")),
+        CHART,
+    ),
+    ("deps", ("--set", "tls.selfSignedIssuer=true"), ROOT / "k8s-dev" / "deps"),
 ]
 
 

@@ -236,7 +236,8 @@ def test_notes_name_the_admitted_source(notes: Notes, major: int) -> None:
     assert (
         "traefik pods (app.kubernetes.io/name=traefik) in namespace(s) kube-system, traefik" in text
     )
-    assert '[auto, from ingress.className "traefik"]' in text and "WARNING" not in text
+    assert '[auto, from ingress.className "traefik"]' in text
+    assert "WARNING: ingress.className" not in text
     text = notes(
         major, *SECRET, "--set", "ingress.className=traefik", "--set", f"{IC}.preset=ingress-nginx"
     )

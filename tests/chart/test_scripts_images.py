@@ -16,6 +16,7 @@ SCRIPTS = [
     ROOT / "k8s-dev" / "up.sh",
     ROOT / "k8s-dev" / "down.sh",
     ROOT / "k8s-dev" / "dev-secrets.sh",
+    ROOT / "k8s-dev" / "cert-manager.sh",
 ]
 SERVICES = {"api": "chat-api", "ws-gateway": "chat-ws-gateway", "frontend": "chat-frontend"}
 COMMANDS = {
