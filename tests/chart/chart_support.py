@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,3 +70,24 @@ def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
             yield name, d["spec"]["template"]["spec"]
         elif d["kind"] == "Pod":
             yield name, d["spec"]
+
+
+def env_of(docs: list[Doc], component: str) -> dict[str, str]:
+    """The ConfigMap env of one component, e.g. env_of(docs, "ws-gateway")."""
+    return dict(one(docs, "ConfigMap", f"{RELEASE}-{component}")["data"])
+
+
+def container(docs: list[Doc], component: str) -> dict[str, Any]:
+    """The single container of a component's Deployment."""
+    dep = one(docs, "Deployment", f"{RELEASE}-{component}")
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def contract_ports() -> dict[str, int]:
+    """{"API_PORT": 8000, ...} parsed from the table in docs/contract.md."""
+    text = (ROOT / "docs" / "contract.md").read_text()
+    ports = {env: int(num) for num, env in re.findall(r"(\d{2,5}) \(`([A-Z_]+_PORT)`", text)}
+    assert len(ports) == 6, ports
+    return ports
