@@ -114,6 +114,12 @@ def test_custom_needs_both_selectors(helm: Helm) -> None:
         "--set", f"{IC}.podSelector.matchLabels.app=edge-proxy", check=False,
     )  # fmt: skip
     assert proc.returncode != 0 and "needs both namespaceSelector and podSelector" in proc.stderr
+    proc = helm.run(
+        "template", "chat", str(CHART), *SECRET, "--set", f"{IC}.preset=custom",
+        "--set", f"{IC}.podSelector.matchLabels.app=edge-proxy",
+        "--set-json", f'{IC}.namespaceSelector={{"matchLabels": {{}}}}', check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0, "an empty matchLabels selects every namespace"
     docs = helm.template(
         *SECRET, "--set", f"{IC}.preset=custom",
         "--set", f"{IC}.podSelector.matchLabels.app=edge-proxy",
@@ -124,6 +130,16 @@ def test_custom_needs_both_selectors(helm: Helm) -> None:
         "podSelector": {"matchLabels": {"app": "edge-proxy"}},
     }
     assert controller_peers(docs) == {name: [expected] for name in ROUTED}
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_selectors_without_custom_fail(helms: dict[int, Helm], major: int) -> None:
+    """Selectors under another preset would be ignored silently, so rendering refuses them."""
+    proc = helms[major].run(
+        "template", "chat", str(CHART), *SECRET,
+        "--set", f"{IC}.podSelector.matchLabels.app=edge-proxy", check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "used only with preset=custom" in proc.stderr
 
 
 def test_any_namespace_only_when_chosen(helm: Helm, rendered: dict[str, list[Doc]]) -> None:

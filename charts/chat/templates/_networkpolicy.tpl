@@ -26,6 +26,9 @@ haproxy: haproxy
 {{/* The preset in force: "auto" resolved through ingress.className, or fails saying what to set. */}}
 {{- define "chat.np.preset" -}}
 {{- $ic := .Values.networkPolicy.ingressController -}}
+{{- if and (ne $ic.preset "custom") (or $ic.namespaceSelector $ic.podSelector) -}}
+{{- fail (printf "networkPolicy.ingressController.namespaceSelector/podSelector are used only with preset=custom (preset is %q): set preset=custom, or drop them and use namespaces to move a preset" $ic.preset) -}}
+{{- end -}}
 {{- if eq $ic.preset "auto" -}}
 {{- $byClass := include "chat.np.classPresets" . | fromYaml -}}
 {{- $preset := get $byClass .Values.ingress.className -}}
@@ -54,7 +57,8 @@ haproxy: haproxy
     matchLabels:
       {{- toYaml $p.podLabels | nindent 6 }}
 {{- else if eq $preset "custom" }}
-{{- if or (not $ic.namespaceSelector) (not $ic.podSelector) }}
+{{- $ns := $ic.namespaceSelector }}{{ $pod := $ic.podSelector }}
+{{- if or (not (or $ns.matchLabels $ns.matchExpressions)) (not (or $pod.matchLabels $pod.matchExpressions)) }}
 {{- fail "networkPolicy.ingressController.preset=custom needs both namespaceSelector and podSelector (an empty selector would admit every namespace or pod: say preset=any-namespace if that is what you want)" }}
 {{- end }}
 - namespaceSelector:
