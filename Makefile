@@ -43,7 +43,7 @@ fmt: ## apply ruff fixes and formatting
 	@$(PY) ruff check --fix .
 	@$(PY) ruff format .
 
-chart-test: bootstrap ## helm lint (v3+v4), render, kubernetes-validate, promtool, skaffold drift, nginx parity
+chart-test: bootstrap ## helm lint (v3+v4), render, kubernetes-validate, promtool, checkov, skaffold drift, nginx parity
 	@bash scripts/tools.sh >/dev/null
 	@$(PY) pytest tests/chart -m chart -q $(PYTEST_ARGS)
 

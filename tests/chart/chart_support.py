@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ VALUES_IDS = [p.name.removesuffix("-values.yaml") for p in CI_VALUES]
 RELEASE = "chat"
 
 Doc = dict[str, Any]
+# notes(major, *helm_args) -> the NOTES.txt text (conftest's `notes` fixture).
+Notes = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,10 @@ class Helm:
     path: str
     major: int
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "HELM_CACHE_HOME": "/tmp/chat-helm/cache"}
+    def run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **(env or {}), "HELM_CACHE_HOME": "/tmp/chat-helm/cache"}
         env["HELM_CONFIG_HOME"] = "/tmp/chat-helm/config"
         env["HELM_DATA_HOME"] = "/tmp/chat-helm/data"
         proc = subprocess.run(
@@ -65,3 +70,24 @@ def pod_specs(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
             yield name, d["spec"]["template"]["spec"]
         elif d["kind"] == "Pod":
             yield name, d["spec"]
+
+
+def env_of(docs: list[Doc], component: str) -> dict[str, str]:
+    """The ConfigMap env of one component, e.g. env_of(docs, "ws-gateway")."""
+    return dict(one(docs, "ConfigMap", f"{RELEASE}-{component}")["data"])
+
+
+def container(docs: list[Doc], component: str) -> dict[str, Any]:
+    """The single container of a component's Deployment."""
+    dep = one(docs, "Deployment", f"{RELEASE}-{component}")
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def contract_ports() -> dict[str, int]:
+    """{"API_PORT": 8000, ...} parsed from the table in docs/contract.md."""
+    text = (ROOT / "docs" / "contract.md").read_text()
+    ports = {env: int(num) for num, env in re.findall(r"(\d{2,5}) \(`([A-Z_]+_PORT)`", text)}
+    assert len(ports) == 6, ports
+    return ports

@@ -1,4 +1,4 @@
-"""Rendering refuses bad input: missing secret, wrong types (strict schema), unsafe drain timing."""
+"""Rendering refuses bad input: missing secret, wrong types (strict schema), unsafe settings."""
 
 from __future__ import annotations
 
@@ -60,3 +60,69 @@ def test_grace_period_must_cover_drain(helm: Helm) -> None:
     )  # fmt: skip
     assert proc.returncode != 0
     assert "must exceed gateway.preStopSleepSeconds + gateway.drainSeconds" in proc.stderr
+
+
+CSC = "podDefaults.containerSecurityContext"
+PSC = "podDefaults.podSecurityContext"
+
+
+@pytest.mark.parametrize("major", [3, 4])
+@pytest.mark.parametrize(
+    ("setting", "path"),
+    [
+        (f"{CSC}.privileged=true", "privileged"),
+        (f"{CSC}.allowPrivilegeEscalation=true", "allowPrivilegeEscalation"),
+        (f"{CSC}.allowPrivilegeEscalation=null", "allowPrivilegeEscalation"),
+        (f"{CSC}.runAsUser=0", "runAsUser"),
+        (f"{CSC}.runAsNonRoot=false", "runAsNonRoot"),
+        (f"{CSC}.readOnlyRootFilesystem=false", "readOnlyRootFilesystem"),
+        (f"{CSC}.capabilities.add[0]=NET_ADMIN", "add"),
+        (f"{CSC}.capabilities.drop[0]=NET_RAW", "drop"),
+        (f"{CSC}.procMount=Unmasked", "procMount"),
+        (f"{CSC}.seccompProfile.type=Unconfined", "type"),
+        (f"{CSC}.seLinuxOptions.user=system_u", "user"),
+        (f"{CSC}=null", "containerSecurityContext"),
+        (f"{PSC}.runAsUser=0", "runAsUser"),
+        (f"{PSC}.runAsNonRoot=false", "runAsNonRoot"),
+        (f"{PSC}.runAsNonRoot=null", "runAsNonRoot"),
+        (f"{PSC}.seccompProfile.type=Unconfined", "type"),
+        (f"{PSC}.sysctls[0].name=net.core.somaxconn", "sysctls"),
+        (f"{PSC}.windowsOptions.hostProcess=true", "windowsOptions"),
+    ],
+    ids=lambda v: v,
+)
+def test_schema_keeps_pss_restricted(
+    helms: dict[int, Helm], major: int, setting: str, path: str
+) -> None:
+    """Security-context values that would break PSS "restricted" are refused, not rendered."""
+    proc = helms[major].run("template", "chat", str(CHART), *SECRET, "--set", setting, check=False)
+    assert proc.returncode != 0, f"accepted {setting}"
+    assert path in proc.stderr
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_schema_accepts_restricted_variants(helms: dict[int, Helm], major: int) -> None:
+    """Allowed tightening still renders: another UID, a Localhost seccomp profile, SELinux level."""
+    helms[major].run(
+        "template", "chat", str(CHART), *SECRET,
+        "--set", f"{PSC}.runAsUser=20000", "--set", f"{CSC}.runAsUser=20000",
+        "--set", f"{PSC}.seccompProfile.type=Localhost",
+        "--set", f"{PSC}.seccompProfile.localhostProfile=profiles/chat.json",
+        "--set", f"{CSC}.seLinuxOptions.level=s0:c123\\,c456",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("major", [3, 4])
+@pytest.mark.parametrize("key", ["api", "gateway", "frontend"])
+def test_min_replicas_above_max_fails(helms: dict[int, Helm], major: int, key: str) -> None:
+    """An HPA with minReplicas > maxReplicas fails rendering and names the values."""
+    proc = helms[major].run(
+        "template", "chat", str(CHART), *SECRET,
+        "--set", f"{key}.autoscaling.minReplicas=9", "--set", f"{key}.autoscaling.maxReplicas=3",
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert (
+        f"{key}.autoscaling.minReplicas (9) must not exceed {key}.autoscaling.maxReplicas (3)"
+        in (proc.stderr)
+    )

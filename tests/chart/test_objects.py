@@ -1,39 +1,16 @@
-"""Assertions on the rendered objects: routes, ports, probes, security, policies, scaling, hooks."""
+"""Assertions on the rendered objects: routes, probes, security, lifecycle, scaling, hooks."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-from chart_support import ROOT, Doc, find, one, pod_specs
+import yaml
+from chart_support import Doc, container, contract_ports, env_of, find, one, pod_specs
 
 pytestmark = pytest.mark.chart
 
 SECRET_KEYS = {"JWT_SECRET", "DATABASE_URL", "REDIS_URL"}
-
-
-def contract_ports() -> dict[str, int]:
-    """{"API_PORT": 8000, ...} parsed from the table in docs/contract.md."""
-    text = (ROOT / "docs" / "contract.md").read_text()
-    ports = {env: int(num) for num, env in re.findall(r"(\d{2,5}) \(`([A-Z_]+_PORT)`", text)}
-    assert len(ports) == 6, ports
-    return ports
-
-
-def env_of(docs: list[Doc], component: str) -> dict[str, str]:
-    return dict(one(docs, "ConfigMap", f"chat-{component}")["data"])
-
-
-def container(docs: list[Doc], component: str) -> dict[str, Any]:
-    dep = one(docs, "Deployment", f"chat-{component}")
-    containers = dep["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1
-    return dict(containers[0])
-
-
-def port_map(c: dict[str, Any]) -> dict[str, int]:
-    return {p["name"]: p["containerPort"] for p in c["ports"]}
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -92,70 +69,48 @@ def test_class_and_host_are_values(helm: Any) -> None:
     assert ing["spec"]["tls"] == [{"secretName": "t", "hosts": ["chat.test"]}]
 
 
-# --- ports and env vs docs/contract.md and each service's real Settings ------------------
-
-
-def test_ports_match_contract(dev_docs: list[Doc]) -> None:
-    """Container ports and the *_PORT env the chart sets equal docs/contract.md defaults."""
-    ports = contract_ports()
-    assert port_map(container(dev_docs, "api")) == {
-        "http": ports["API_PORT"],
-        "internal": ports["API_INTERNAL_PORT"],
+@pytest.mark.parametrize("major", [3, 4])
+def test_service_annotations_only_on_routed_services(
+    helms: dict[int, Any], major: int, tmp_path: Any
+) -> None:
+    """<component>.service.annotations land on the Service the Ingress routes to, nowhere else."""
+    values = tmp_path / "values.yaml"
+    gke = {"cloud.google.com/backend-config": '{"default": "ws"}'}
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "api": {"service": {"annotations": {"a": "api"}}},
+                "gateway": {"service": {"annotations": gke}},
+                "frontend": {"service": {"annotations": {"f": "fe"}}},
+            }
+        )
+    )
+    docs = helms[major].template("--set", "secrets.existingSecret=s", "-f", str(values))
+    routed = {
+        "chat-api": {"a": "api"},
+        "chat-ws-gateway": gke,
+        "chat-frontend": {"f": "fe"},
     }
-    assert port_map(container(dev_docs, "ws-gateway")) == {
-        "ws": ports["GATEWAY_PORT"],
-        "ops": ports["GATEWAY_OPS_PORT"],
+    for svc in find(docs, "Service"):
+        name = svc["metadata"]["name"]
+        assert svc["metadata"].get("annotations") == routed.get(name), name
+    backends = {
+        p["backend"]["service"]["name"]
+        for p in one(docs, "Ingress", "chat")["spec"]["rules"][0]["http"]["paths"]
     }
-    assert port_map(container(dev_docs, "frontend")) == {
-        "http": ports["FRONTEND_PORT"],
-        "ops": ports["FRONTEND_OPS_PORT"],
-    }
-    env = {
-        **env_of(dev_docs, "api"),
-        **env_of(dev_docs, "ws-gateway"),
-        **env_of(dev_docs, "frontend"),
-    }
-    for name, port in ports.items():
-        assert env[name] == str(port), name
+    assert backends == set(routed)
 
 
-def test_ports_match_service_settings(dev_docs: list[Doc]) -> None:
-    """The services' own Settings defaults agree with the chart (drift in either side fails)."""
-    from chat_api.config import Settings as ApiSettings
-    from chat_frontend.config import Settings as FrontendSettings
-    from ws_gateway.config import Settings as GatewaySettings
-
-    expected = {
-        "API_PORT": ApiSettings.model_fields["api_port"].default,
-        "API_INTERNAL_PORT": ApiSettings.model_fields["api_internal_port"].default,
-        "GATEWAY_PORT": GatewaySettings.model_fields["gateway_port"].default,
-        "GATEWAY_OPS_PORT": GatewaySettings.model_fields["gateway_ops_port"].default,
-        "FRONTEND_PORT": FrontendSettings.model_fields["frontend_port"].default,
-        "FRONTEND_OPS_PORT": FrontendSettings.model_fields["frontend_ops_port"].default,
-    }
-    env = {
-        **env_of(dev_docs, "api"),
-        **env_of(dev_docs, "ws-gateway"),
-        **env_of(dev_docs, "frontend"),
-    }
-    assert {k: int(env[k]) for k in expected} == expected
-    # Every env name the chart sets is a field the service actually reads.
-    for component, settings in (
-        ("api", ApiSettings),
-        ("ws-gateway", GatewaySettings),
-        ("frontend", FrontendSettings),
-    ):
-        unknown = {k for k in env_of(dev_docs, component) if k.lower() not in settings.model_fields}
-        assert not unknown, f"{component} ignores {unknown}"
-
-
-def test_gateway_reaches_api_by_service_urls(dev_docs: list[Doc]) -> None:
-    """API_URL targets the public Service, API_INTERNAL_URL the internal-only Service."""
-    env = env_of(dev_docs, "ws-gateway")
-    assert env["API_URL"] == "http://chat-api:8000"
-    assert env["API_INTERNAL_URL"] == "http://chat-api-internal:8001"
-    internal = one(dev_docs, "Service", "chat-api-internal")
-    assert [p["port"] for p in internal["spec"]["ports"]] == [8001]
+def test_empty_class_leaves_ingress_class_name_out(helm: Any) -> None:
+    """ingress.className="" omits spec.ingressClassName (GKE reads its annotation instead)."""
+    docs = helm.template(
+        "--set", "secrets.existingSecret=s", "--set", "ingress.className=",
+        "--set", "ingress.annotations.kubernetes\\.io/ingress\\.class=gce",
+        "--set", "networkPolicy.enabled=false",
+    )  # fmt: skip
+    ing = one(docs, "Ingress", "chat")
+    assert "ingressClassName" not in ing["spec"]
+    assert ing["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "gce"
 
 
 # --- probes -----------------------------------------------------------------------------
@@ -281,76 +236,6 @@ def test_secrets_only_from_existing_secret(rendered: dict[str, list[Doc]]) -> No
     assert refs(dev, "frontend") == set()
 
 
-# --- NetworkPolicies --------------------------------------------------------------------
-
-
-def _peers(rule: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(rule.get("from", rule.get("to", [])))
-
-
-def _components(peers: list[dict[str, Any]]) -> set[str]:
-    return {
-        p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-        for p in peers
-        if "podSelector" in p and "namespaceSelector" not in p
-    }
-
-
-def test_default_deny_and_allows(dev_docs: list[Doc]) -> None:
-    """Default deny for every app pod, then only the flows the app needs."""
-    deny = one(dev_docs, "NetworkPolicy", "chat-default-deny")
-    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
-    assert deny["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "chat"
-
-    api = one(dev_docs, "NetworkPolicy", "chat-api")["spec"]
-    public, internal, metrics = api["ingress"]
-    assert [p["port"] for p in public["ports"]] == [8000]
-    assert _components(_peers(public)) == {"ws-gateway", "test"}
-    controller = [p for p in _peers(public) if "namespaceSelector" in p]
-    assert controller[0]["namespaceSelector"]["matchLabels"] == {
-        "kubernetes.io/metadata.name": "ingress-nginx"
-    }
-    assert controller[0]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "ingress-nginx"
-    }
-    assert _components(_peers(internal)) == {"ws-gateway"}
-    assert [p["port"] for p in internal["ports"]] == [8001]
-    assert "namespaceSelector" in _peers(metrics)[0]
-
-    gw = one(dev_docs, "NetworkPolicy", "chat-ws-gateway")["spec"]
-    egress_components = set().union(*(_components(_peers(r)) for r in gw["egress"]))
-    assert "api" in egress_components
-    fe = one(dev_docs, "NetworkPolicy", "chat-frontend")["spec"]
-    assert fe["policyTypes"] == ["Ingress"]  # egress stays denied by default-deny
-
-
-def test_datastores_only_from_app_pods(helm: Any) -> None:
-    """With in-cluster datastores (k8s-dev), Postgres admits api+migrate, Redis also the gateway."""
-    docs = helm.template("-f", str(ROOT / "k8s-dev" / "values-dev.yaml"))
-    pg = one(docs, "NetworkPolicy", "chat-postgres-from-app")["spec"]
-    redis = one(docs, "NetworkPolicy", "chat-redis-from-app")["spec"]
-    assert pg["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "postgres"}
-    assert _components(_peers(pg["ingress"][0])) == {"api", "migrate"}
-    assert _components(_peers(redis["ingress"][0])) == {"api", "migrate", "ws-gateway"}
-    assert [p["port"] for p in pg["ingress"][0]["ports"]] == [5432]
-    deps = helm.template(chart=ROOT / "k8s-dev" / "deps")
-    labels = {
-        d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
-        for d in deps
-        if d["kind"] in ("Deployment", "StatefulSet")
-    }
-    assert labels["postgres"]["app.kubernetes.io/name"] == "postgres"
-    assert labels["redis"]["app.kubernetes.io/name"] == "redis"
-
-
-def test_external_datastores_egress(prod_docs: list[Doc]) -> None:
-    """Production egress to the datastores is limited to the declared CIDRs and ports."""
-    api = one(prod_docs, "NetworkPolicy", "chat-api")["spec"]
-    cidrs = {(r["to"][0]["ipBlock"]["cidr"], r["ports"][0]["port"]) for r in api["egress"]}
-    assert cidrs == {("10.20.0.0/16", 5432), ("10.30.0.0/16", 6379)}
-
-
 # --- scaling and disruption -------------------------------------------------------------
 
 
@@ -407,22 +292,46 @@ def test_helm_test_pods(dev_docs: list[Doc]) -> None:
         for d in dev_docs
         if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
     }
+    assert set(tests) == {"chat-tests", "chat-test-api-health", "chat-test-ws-roundtrip"}
     health = tests["chat-test-api-health"]["spec"]["containers"][0]
-    assert health["args"][-1] == "http://chat-api:8000/api/healthz"
+    assert health["command"] == ["python", "/test/api_health.py"]
+    env = {e["name"]: e["value"] for e in health["env"]}
+    assert env["TEST_API_URL"] == "http://chat-api:8000/api"
     ws = tests["chat-test-ws-roundtrip"]["spec"]["containers"][0]
-    assert ws["image"] == container(dev_docs, "ws-gateway")["image"]
+    assert ws["command"] == ["python", "/test/ws_roundtrip.py"]
     env = {e["name"]: e["value"] for e in ws["env"]}
     assert env["TEST_GATEWAY_PODS"] == "chat-ws-gateway-pods"
     headless = one(dev_docs, "Service", "chat-ws-gateway-pods")
     assert headless["spec"]["clusterIP"] == "None"
-    cm = tests["chat-test-ws-roundtrip"]  # the pod; its script ConfigMap is an earlier test hook
-    script_cm = one(dev_docs, "ConfigMap", "chat-test-ws-roundtrip")
-    assert int(script_cm["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-        cm["metadata"]["annotations"]["helm.sh/hook-weight"]
-    )
-    assert "asyncio.run(main())" in script_cm["data"]["ws_roundtrip.py"]
+    # The scripts' ConfigMap is a test hook created before the pods that mount it.
+    scripts = tests["chat-tests"]
+    for pod in (tests["chat-test-api-health"], tests["chat-test-ws-roundtrip"]):
+        assert int(scripts["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+            pod["metadata"]["annotations"]["helm.sh/hook-weight"]
+        )
+        vols = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert vols["scripts"]["configMap"]["name"] == "chat-tests"
+        assert pod["spec"]["activeDeadlineSeconds"] > int(env["TEST_TIMEOUT_SECONDS"])
+    assert "asyncio.run(main())" in scripts["data"]["ws_roundtrip.py"]
+    assert "urllib.request" in scripts["data"]["api_health.py"]
     # Two replicas are guaranteed wherever the round trip runs.
     assert one(dev_docs, "HorizontalPodAutoscaler", "chat-ws-gateway")["spec"]["minReplicas"] >= 2
+
+
+def test_helm_tests_pull_only_chart_images(rendered: dict[str, list[Doc]]) -> None:
+    """Every helm test container runs one of the chart's own images (nothing from Docker Hub)."""
+    for values, docs in rendered.items():
+        own = {
+            c["image"]
+            for d in docs
+            if d["kind"] == "Deployment"
+            for c in d["spec"]["template"]["spec"]["containers"]
+        }
+        for d in find(docs, "Pod"):
+            for c in d["spec"]["containers"]:
+                assert c["image"] in own, f"{values}: {d['metadata']['name']} runs {c['image']}"
+    prod = {c["image"] for _, spec in pod_specs(rendered["production"]) for c in spec["containers"]}
+    assert all(i.startswith("registry.example.com/chat/") for i in prod)
 
 
 def test_single_gateway_skips_round_trip(rendered: dict[str, list[Doc]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_support import Doc, one
+from chart_support import Doc, Helm, one
 
 pytestmark = pytest.mark.chart
 
@@ -31,10 +31,10 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_promtool_check_rules(rules_file: Path) -> None:
-    """promtool accepts every rule and finds the four alerts."""
+    """promtool accepts every rule and finds the five alerts."""
     proc = promtool("check", "rules", str(rules_file))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 4 rules found" in proc.stdout
+    assert "SUCCESS: 5 rules found" in proc.stdout
 
 
 def test_alerts_cover_metrics(rules_file: Path) -> None:
@@ -47,6 +47,7 @@ def test_alerts_cover_metrics(rules_file: Path) -> None:
         "chat_gateway_acks_total",
         "chat_gateway_message_ack_seconds_bucket",
         "chat_gateway_redis_errors_total",
+        "chat_gateway_store_queue_depth",
     ):
         assert metric in text
 
@@ -57,7 +58,7 @@ def _series(name: str, values: str, **labels: str) -> dict[str, str]:
 
 
 def test_alerts_fire(rules_file: Path, tmp_path: Path) -> None:
-    """promtool unit tests: canary failures, nack ratio, p99 latency and Redis errors alert."""
+    """promtool unit tests: canary, nack ratio, p99 latency, Redis errors, store queue alert."""
     pod = {"pod": "gw-0"}
     tests: list[dict[str, Any]] = [
         {
@@ -103,6 +104,21 @@ def test_alerts_fire(rules_file: Path, tmp_path: Path) -> None:
             ],
         },
         {
+            # STORE_QUEUE_MAX is 5000 in production-values: 4500 waiting for 5 minutes alerts.
+            "interval": "1m",
+            "input_series": [
+                _series("chat_gateway_store_queue_depth", "4500x10", pod="gw-0"),
+                _series("chat_gateway_store_queue_depth", "3900x10", pod="gw-1"),
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "5m",
+                    "alertname": "ChatGatewayStoreQueueNearFull",
+                    "exp_alerts": [{"exp_labels": {"severity": "warning", "pod": "gw-0"}}],
+                }
+            ],
+        },
+        {
             # Healthy traffic: nothing fires.
             "interval": "1m",
             "input_series": [
@@ -113,6 +129,7 @@ def test_alerts_fire(rules_file: Path, tmp_path: Path) -> None:
                 _series("chat_gateway_message_ack_seconds_bucket", "0+100x30", le="0.05"),
                 _series("chat_gateway_message_ack_seconds_bucket", "0+100x30", le="+Inf"),
                 _series("chat_gateway_redis_errors_total", "0x30", **pod),
+                _series("chat_gateway_store_queue_depth", "0+100x30", **pod),
             ],
             "alert_rule_test": [
                 {"eval_time": "25m", "alertname": name, "exp_alerts": []}
@@ -121,6 +138,7 @@ def test_alerts_fire(rules_file: Path, tmp_path: Path) -> None:
                     "ChatGatewayNackRateHigh",
                     "ChatMessageAckLatencyP99High",
                     "ChatGatewayRedisErrors",
+                    "ChatGatewayStoreQueueNearFull",
                 )
             ],
         },
@@ -144,3 +162,16 @@ def test_alerts_fire(rules_file: Path, tmp_path: Path) -> None:
     )
     proc = promtool("test", "rules", str(spec))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_store_queue_alert_follows_queue_max(helm: Helm, tmp_path: Path) -> None:
+    """The alert threshold is storeQueueRatioThreshold x gateway.store.queueMax, as rendered."""
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "gateway: {store: {queueMax: 1000}}\n"
+        "monitoring: {prometheusRule: {enabled: true, storeQueueRatioThreshold: 0.9}}\n"
+    )
+    docs = helm.template("--set", "secrets.existingSecret=s", "-f", str(values))
+    rules = one(docs, "PrometheusRule", "chat")["spec"]["groups"][0]["rules"]
+    (rule,) = [r for r in rules if r.get("alert") == "ChatGatewayStoreQueueNearFull"]
+    assert rule["expr"].strip().endswith("> 900")

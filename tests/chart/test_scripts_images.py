@@ -16,6 +16,7 @@ SCRIPTS = [
     ROOT / "k8s-dev" / "up.sh",
     ROOT / "k8s-dev" / "down.sh",
     ROOT / "k8s-dev" / "dev-secrets.sh",
+    ROOT / "k8s-dev" / "cert-manager.sh",
 ]
 SERVICES = {"api": "chat-api", "ws-gateway": "chat-ws-gateway", "frontend": "chat-frontend"}
 COMMANDS = {
@@ -34,7 +35,7 @@ def test_shellcheck() -> None:
 
 
 def test_tools_sh_idempotent(helms: object) -> None:
-    """A second tools.sh run fetches nothing and prints the same helm paths."""
+    """A second tools.sh run fetches nothing and prints the same helm and checkov paths."""
     runs = [
         subprocess.run(
             ["bash", str(SCRIPTS[0])], capture_output=True, text=True, check=True, timeout=120
@@ -43,11 +44,15 @@ def test_tools_sh_idempotent(helms: object) -> None:
     ]
     assert runs[0].stdout == runs[1].stdout
     assert "fetching" not in runs[0].stderr + runs[1].stderr
+    assert "installing" not in runs[0].stderr + runs[1].stderr
     paths = dict(line.split("=", 1) for line in runs[0].stdout.splitlines())
     for key, major in (("HELM4", "v4."), ("HELM3", "v3.")):
         assert paths[key].startswith(str(ROOT / ".tools"))
         out = subprocess.run([paths[key], "version", "--short"], capture_output=True, text=True)
         assert out.stdout.startswith(major)
+    # checkov lives in its own venv under .tools, never in the workspace lock.
+    assert paths["CHECKOV"] == str(ROOT / ".tools" / "checkov" / "bin" / "checkov")
+    assert "checkov" not in (ROOT / "uv.lock").read_text()
     assert ".tools/" in (ROOT / ".gitignore").read_text().split()
 
 

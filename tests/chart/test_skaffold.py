@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -112,5 +113,45 @@ def test_frontend_static_sync_lands_in_image_path() -> None:
 
 
 def test_profiles() -> None:
-    """kind and minikube profiles exist."""
-    assert {p["name"] for p in SKAFFOLD["profiles"]} >= {"kind", "minikube"}
+    """kind, minikube and tls profiles exist."""
+    assert {p["name"] for p in SKAFFOLD["profiles"]} >= {"kind", "minikube", "tls"}
+
+
+def apply_patches(config: dict[str, Any], patches: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFC 6902 `add` as skaffold applies a profile's patches (paths must exist)."""
+    config = copy.deepcopy(config)
+    for patch in patches:
+        assert patch["op"] == "add", patch
+        *parents, last = patch["path"].strip("/").split("/")
+        node: Any = config
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            assert last == "-", patch
+            node.append(patch["value"])
+        else:
+            assert last not in node, f"{patch['path']} exists: use replace"
+            node[last] = patch["value"]
+    return config
+
+
+def test_tls_profile_renders_https(helm: Helm) -> None:
+    """The tls profile's patches land: cert-manager hook, the deps' dev CA, the TLS values."""
+    (profile,) = [p for p in SKAFFOLD["profiles"] if p["name"] == "tls"]
+    config = apply_patches(SKAFFOLD, profile["patches"])
+    hooks = [h["host"]["command"] for h in config["deploy"]["helm"]["hooks"]["before"]]
+    assert hooks[-1] == ["bash", "k8s-dev/cert-manager.sh"]
+    assert (ROOT / "k8s-dev" / "cert-manager.sh").is_file()
+    deps, chat = config["deploy"]["helm"]["releases"]
+    assert deps["name"] == "chat-deps" and chat["name"] == "chat"
+    deps_args = [a for k, v in deps["setValues"].items() for a in ("--set", f"{k}={v}")]
+    issuers = {
+        d["metadata"]["name"]
+        for d in helm.template(*deps_args, chart=ROOT / deps["chartPath"])
+        if d["kind"] == "Issuer"
+    }
+    chat_args = [a for f in chat["valuesFiles"] for a in ("-f", str(ROOT / f))]
+    docs = helm.template(*chat_args)
+    cert = one(docs, "Certificate", "chat")
+    assert cert["spec"]["issuerRef"]["name"] in issuers
+    assert one(docs, "Ingress", "chat")["spec"]["tls"]

@@ -146,10 +146,15 @@ readinessProbe:
 {{- define "chat.hpa" -}}
 {{- $as := .values.autoscaling -}}
 {{- if $as.enabled }}
+{{- if gt (int $as.minReplicas) (int $as.maxReplicas) }}
+{{- $key := ternary "gateway" .component (eq .component "ws-gateway") }}
+{{- fail (printf "%s.autoscaling.minReplicas (%v) must not exceed %s.autoscaling.maxReplicas (%v): the HorizontalPodAutoscaler would be rejected" $key $as.minReplicas $key $as.maxReplicas) }}
+{{- end }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ include "chat.component" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "chat.labels" . | nindent 4 }}
 spec:
@@ -194,6 +199,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ include "chat.component" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "chat.labels" . | nindent 4 }}
 spec:
@@ -201,37 +207,5 @@ spec:
   selector:
     matchLabels:
       {{- include "chat.selectorLabels" . | nindent 6 }}
-{{- end }}
-{{- end -}}
-
-{{/* Egress rules to PostgreSQL/Redis: in-cluster pods (k8s-dev) and/or external CIDRs. */}}
-{{- define "chat.np.datastoreEgress" -}}
-{{- $np := .Values.networkPolicy -}}
-{{- if $np.datastores.enabled }}
-- to:
-    - podSelector:
-        {{- toYaml $np.datastores.postgres.podSelector | nindent 8 }}
-  ports:
-    - {protocol: TCP, port: {{ $np.datastores.postgres.port }}}
-- to:
-    - podSelector:
-        {{- toYaml $np.datastores.redis.podSelector | nindent 8 }}
-  ports:
-    - {protocol: TCP, port: {{ $np.datastores.redis.port }}}
-{{- end }}
-{{- range $np.externalDatastores }}
-- to:
-    - ipBlock:
-        cidr: {{ .cidr }}
-  ports:
-    {{- range .ports }}
-    - {protocol: TCP, port: {{ . }}}
-    {{- end }}
-{{- end }}
-{{- if and (not $np.datastores.enabled) (not $np.externalDatastores) }}
-# Nothing declared: allow the datastore ports to any address rather than cut the DB off.
-- ports:
-    - {protocol: TCP, port: {{ $np.datastores.postgres.port }}}
-    - {protocol: TCP, port: {{ $np.datastores.redis.port }}}
 {{- end }}
 {{- end -}}

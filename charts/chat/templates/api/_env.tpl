@@ -14,6 +14,7 @@ ACCESS_TOKEN_TTL_SECONDS: {{ .Values.api.jwt.accessTokenTtlSeconds | quote }}
 REFRESH_TOKEN_TTL_SECONDS: {{ .Values.api.jwt.refreshTokenTtlSeconds | quote }}
 CORS_ORIGINS: {{ include "chat.origins" . | quote }}
 COOKIE_SECURE: {{ .Values.config.cookieSecure | quote }}
+INTERNAL_MAX_BODY_BYTES: {{ .Values.api.internalMaxBodyBytes | int64 | quote }}
 {{- range $k, $v := .Values.api.extraEnv }}
 {{ $k }}: {{ $v | quote }}
 {{- end }}
