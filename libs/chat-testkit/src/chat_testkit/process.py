@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -15,7 +16,11 @@ import httpx
 
 
 def wait_http_ok(
-    url: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+    url: str,
+    *,
+    timeout: float = 30.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -23,7 +28,7 @@ def wait_http_ok(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         try:
-            resp = httpx.get(url, timeout=1.0)
+            resp = httpx.get(url, timeout=1.0, verify=verify)
             if resp.status_code == 200:
                 return
             last = f"HTTP {resp.status_code}"
@@ -43,6 +48,8 @@ class ServiceProcess:
     log_dir: Path
     health_url: str | None = None
     cwd: Path | None = None
+    # For an https health_url: the context that trusts the server's CA.
+    health_verify: ssl.SSLContext | bool = True
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -59,7 +66,9 @@ class ServiceProcess:
         log.close()
         if self.health_url:
             try:
-                wait_http_ok(self.health_url, timeout=timeout, proc=self.proc)
+                wait_http_ok(
+                    self.health_url, timeout=timeout, proc=self.proc, verify=self.health_verify
+                )
             except Exception:
                 self.kill()
                 sys.stderr.write(self.read_log()[-4000:])
