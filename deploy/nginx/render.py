@@ -6,8 +6,9 @@
                   GATEWAY_UPSTREAMS=["127.0.0.1:8765", "127.0.0.1:8766"])
 
 Upstreams are "host:port" strings. GATEWAY_UPSTREAMS takes one string or a sequence
-(2+ replicas). Unknown names and placeholders left without a value raise, so a
-template edit cannot silently produce a config that routes nowhere.
+(2+ replicas). TLS_CERTIFICATE and TLS_CERTIFICATE_KEY (PEM paths, both or neither) make
+the listener terminate TLS. Unknown names and placeholders left without a value raise, so
+a template edit cannot silently produce a config that routes nowhere.
 """
 
 from __future__ import annotations
@@ -27,8 +28,22 @@ DEFAULTS: dict[str, object] = {
     "PID_FILE": "logs/nginx.pid",
 }
 
+# Inputs that are not placeholders themselves: render() turns them into the derived ones.
+TLS_INPUTS = ("TLS_CERTIFICATE", "TLS_CERTIFICATE_KEY")
+TLS_DERIVED = ("LISTEN_TLS", "TLS_SETTINGS")
+# Protocols as ingress-nginx's default ssl-protocols; h2 as its default use-http2.
+TLS_BLOCK = """\
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:chat_tls:1m;
+        ssl_session_timeout 10m;
+"""
+
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$")
+# No spaces, quotes or ";": a path cannot end the directive and add another.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]+$")
 
 
 def _upstream(name: str, value: object) -> str:
@@ -50,6 +65,20 @@ def _servers(value: object) -> str:
     return "\n".join(f"        server {_upstream('GATEWAY_UPSTREAMS', i)};" for i in items)
 
 
+def _tls(values: dict[str, object]) -> dict[str, str]:
+    """The derived TLS placeholders from the TLS_* inputs (plain http when both are absent)."""
+    given = [values.pop(name, None) for name in TLS_INPUTS]
+    if not any(given):
+        return {"LISTEN_TLS": "", "TLS_SETTINGS": ""}
+    if not all(given):
+        raise KeyError(f"{' and '.join(TLS_INPUTS)} go together")
+    for path in given:
+        if not _SAFE_PATH.match(str(path)):
+            raise ValueError(f"TLS file paths must be plain absolute paths, got {path!r}")
+    cert, key = (str(path) for path in given)
+    return {"LISTEN_TLS": " ssl http2", "TLS_SETTINGS": TLS_BLOCK.format(cert=cert, key=key)}
+
+
 def placeholders(template_path: Path | str = TEMPLATE) -> set[str]:
     """Every ${NAME} the template uses."""
     return set(_PLACEHOLDER.findall(Path(template_path).read_text()))
@@ -59,10 +88,11 @@ def render(template_path: Path | str = TEMPLATE, **values: object) -> str:
     """Return the template with every ${NAME} substituted; raise on unknown or missing names."""
     text = Path(template_path).read_text()
     needed = set(_PLACEHOLDER.findall(text))
-    unknown = set(values) - needed
+    unknown = set(values) - (needed - set(TLS_DERIVED)) - set(TLS_INPUTS)
     if unknown:
         raise KeyError(f"not placeholders of {template_path}: {sorted(unknown)}")
-    merged = {**DEFAULTS, **values}
+    values = dict(values)
+    merged = {**DEFAULTS, **_tls(values), **values}
     missing = needed - set(merged)
     if missing:
         raise KeyError(f"missing values for {sorted(missing)}")
@@ -71,6 +101,8 @@ def render(template_path: Path | str = TEMPLATE, **values: object) -> str:
         value = merged[name]
         if name == "GATEWAY_UPSTREAMS":
             rendered[name] = _servers(value)
+        elif name in TLS_DERIVED:
+            rendered[name] = str(value)
         elif name.endswith("_UPSTREAM"):
             rendered[name] = _upstream(name, value)
         elif isinstance(value, Sequence) and not isinstance(value, str):

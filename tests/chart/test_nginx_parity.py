@@ -1,4 +1,5 @@
-"""deploy/nginx (the e2e stand-in) routes exactly like the chart's Ingress, through a real nginx."""
+"""deploy/nginx (the e2e stand-in) routes exactly like the chart's Ingress, through a real nginx,
+over plain http and over TLS (HTTPS and WSS, the e2e suite's setting)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from chart_support import ROOT, Doc, one
 from chat_testkit import ServiceProcess, free_port
+from chat_testkit.tls import TestCA
 from websockets.http11 import Request, Response
 from websockets.sync.client import connect
 from websockets.sync.server import Server, ServerConnection, serve
@@ -52,7 +54,8 @@ def ingress_backend(ingress: Doc, path: str) -> str:
 
 
 class _Named(BaseHTTPRequestHandler):
-    """Answers "<backend> <path>" so the test sees who got the request."""
+    """Answers "<backend> <path>" so the test sees who got the request, and echoes the Host
+    and X-Forwarded-Proto it was sent."""
 
     backend = "?"
 
@@ -60,6 +63,8 @@ class _Named(BaseHTTPRequestHandler):
         body = f"{self.backend} {self.path}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Seen-Host", self.headers.get("Host", ""))
+        self.send_header("X-Seen-Proto", self.headers.get("X-Forwarded-Proto", ""))
         self.end_headers()
         self.wfile.write(body)
 
@@ -79,7 +84,10 @@ def gateway_backend(name: str) -> Server:
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
         if "upgrade" not in request.headers.get("Connection", "").lower():
-            return conn.respond(200, f"gateway {request.path}")
+            response = conn.respond(200, f"gateway {request.path}")
+            response.headers["X-Seen-Host"] = request.headers.get("Host", "")
+            response.headers["X-Seen-Proto"] = request.headers.get("X-Forwarded-Proto", "")
+            return response
         return None
 
     def handler(ws: ServerConnection) -> None:
@@ -92,8 +100,11 @@ def gateway_backend(name: str) -> Server:
     return server
 
 
-@pytest.fixture(scope="module")
-def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module", params=["http", "https"])
+def nginx(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """The rendered template in front of named backends; "https" adds a test CA's certificate."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(exe).exists(), "nginx missing: apt-get install -y nginx (scripts/bootstrap.sh)"
     frontend, api = http_backend("frontend"), http_backend("api")
@@ -101,13 +112,19 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     prefix = tmp_path_factory.mktemp("nginx")
     (prefix / "logs").mkdir()
     (prefix / "tmp").mkdir()
-    port = free_port()
+    port, tls, verify = free_port(), {}, None
+    if request.param == "https":
+        ca = TestCA.create(prefix / "tls")
+        cert = ca.issue("server", "127.0.0.1")
+        tls = {"TLS_CERTIFICATE": cert.chain, "TLS_CERTIFICATE_KEY": cert.key}
+        verify = ca.client_context()
     conf = load_render().render(
         NGINX_DIR / "chat.conf.template",
         LISTEN_PORT=port,
         FRONTEND_UPSTREAM=f"127.0.0.1:{frontend.server_address[1]}",
         API_UPSTREAM=f"127.0.0.1:{api.server_address[1]}",
         GATEWAY_UPSTREAMS=[f"127.0.0.1:{g.socket.getsockname()[1]}" for g in gateways],
+        **tls,
     )
     (prefix / "nginx.conf").write_text(conf)
     proc = ServiceProcess(
@@ -115,10 +132,19 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         argv=[exe, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
         env={},
         log_dir=prefix / "logs",
-        health_url=f"http://127.0.0.1:{port}/",
+        health_url=f"{request.param}://127.0.0.1:{port}/",
+        health_verify=verify or True,
     ).start(timeout=20)
     try:
-        yield {"port": port, "prefix": prefix, "conf": conf}
+        yield {
+            "url": f"{request.param}://127.0.0.1:{port}",
+            "ws": f"{'wss' if verify else 'ws'}://127.0.0.1:{port}/ws",
+            "verify": verify or True,
+            "scheme": request.param,
+            "port": port,
+            "prefix": prefix,
+            "conf": conf,
+        }
     finally:
         proc.terminate()
         for g in gateways:
@@ -131,16 +157,20 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def test_same_backend_as_ingress(nginx: dict[str, Any], dev_docs: list[Doc], path: str) -> None:
     """For every probe path nginx picks the backend the Ingress would pick (prefix kept)."""
     expected = ingress_backend(one(dev_docs, "Ingress", "chat"), path)
-    r = httpx.get(f"http://127.0.0.1:{nginx['port']}{path}", timeout=5)
+    r = httpx.get(f"{nginx['url']}{path}", timeout=5, verify=nginx["verify"])
     assert r.status_code == 200
     assert r.text == f"{expected} {path}"
+    # Every backend sees the browser's Host and scheme, as ingress-nginx passes them.
+    assert r.headers["x-seen-host"] == f"127.0.0.1:{nginx['port']}"
+    assert r.headers["x-seen-proto"] == nginx["scheme"]
 
 
 def test_websocket_through_nginx_reaches_both_replicas(nginx: dict[str, Any]) -> None:
-    """/ws upgrades through nginx and round-robins over 2+ gateway upstreams."""
+    """/ws upgrades through nginx (ws:// or wss://) and round-robins over 2+ gateway upstreams."""
     seen = set()
+    context = nginx["verify"] if nginx["scheme"] == "https" else None
     for i in range(4):
-        with connect(f"ws://127.0.0.1:{nginx['port']}/ws", open_timeout=5) as ws:
+        with connect(nginx["ws"], open_timeout=5, ssl=context) as ws:
             ws.send(f"hello{i}")
             replica, text = str(ws.recv(timeout=5)).split(":", 1)
             assert text == f"hello{i}"
@@ -161,7 +191,8 @@ def test_timeouts_match_ingress(nginx: dict[str, Any], dev_docs: list[Doc]) -> N
 
 def test_access_log_has_no_query_strings(nginx: dict[str, Any]) -> None:
     """The access log records paths only: a query-string secret never reaches it."""
-    r = httpx.get(f"http://127.0.0.1:{nginx['port']}/api/healthz?token=SECRETVALUE", timeout=5)
+    url = f"{nginx['url']}/api/healthz?token=SECRETVALUE"
+    r = httpx.get(url, timeout=5, verify=nginx["verify"])
     assert r.status_code == 200
     log = (nginx["prefix"] / "logs" / "access.log").read_text()
     assert "GET /api/healthz HTTP/1.1" in log
@@ -184,3 +215,12 @@ def test_render_rejects_bad_values() -> None:
         render(**{k: v for k, v in base.items() if k != "API_UPSTREAM"})
     with pytest.raises(ValueError):
         render(**{**base, "API_UPSTREAM": "no-port"})
+    tls = render(**base, TLS_CERTIFICATE="/t/c.pem", TLS_CERTIFICATE_KEY="/t/k.pem")
+    assert "listen 127.0.0.1:1 ssl http2;" in tls and "ssl_certificate_key /t/k.pem;" in tls
+    assert "ssl" not in render(**base)
+    with pytest.raises(KeyError):  # a certificate without its key
+        render(**base, TLS_CERTIFICATE="/t/c.pem")
+    with pytest.raises(KeyError):  # derived from the TLS_* inputs, never given
+        render(**base, LISTEN_TLS=" ssl")
+    with pytest.raises(ValueError):  # a path that would end the directive
+        render(**base, TLS_CERTIFICATE="/t/c.pem; include /etc", TLS_CERTIFICATE_KEY="/k")
