@@ -77,6 +77,21 @@ def frontend_split(frontend_logs: Path) -> Iterator[Frontend]:
         fe.proc.terminate()
 
 
+@pytest.fixture(scope="session")
+def frontend_hsts(frontend_logs: Path) -> Iterator[Frontend]:
+    """HSTS configured, as behind a TLS ingress."""
+    fe = start_frontend(
+        frontend_logs,
+        "frontend-hsts",
+        HSTS_MAX_AGE_SECONDS="63072000",
+        HSTS_INCLUDE_SUBDOMAINS="true",
+    )
+    try:
+        yield fe
+    finally:
+        fe.proc.terminate()
+
+
 # Module scope, not session: a live sync Playwright keeps its event loop marked as running
 # in the main thread, which would break every asyncio test collected after this folder.
 @pytest.fixture(scope="module")

@@ -88,11 +88,49 @@ def test_security_headers_on_every_response(frontend, path: str) -> None:
     assert csp["object-src"] == ["'none'"]
     assert "'unsafe-inline'" not in resp.headers["content-security-policy"]
     assert "'unsafe-eval'" not in resp.headers["content-security-policy"]
-    host = f"127.0.0.1:{frontend.port}"
-    assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+    # Plain http: the page's own socket is ws:// to its host, and no HSTS over http.
+    assert csp["connect-src"] == ["'self'", f"ws://127.0.0.1:{frontend.port}"]
     assert resp.headers["x-frame-options"] == "DENY"
     assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.headers["referrer-policy"] == "no-referrer"
+    assert resp.headers["permissions-policy"] == "camera=(), microphone=(), geolocation=()"
+    assert "strict-transport-security" not in resp.headers
+
+
+def test_https_behind_ingress_csp_has_only_wss(frontend) -> None:
+    """X-Forwarded-Proto: https (the ingress) -> the socket source is wss:// to the page's
+    host, never ws://; without an HSTS setting there is still no HSTS header."""
+    resp = httpx.get(
+        frontend.url + "/",
+        headers={"Host": "chat.example.com", "X-Forwarded-Proto": "https"},
+    )
+    csp = resp.headers["content-security-policy"]
+    assert csp_directives(csp)["connect-src"] == ["'self'", "wss://chat.example.com"]
+    assert "ws:" not in csp
+    assert "strict-transport-security" not in resp.headers
+
+
+def test_hsts_on_https_responses_only(frontend_hsts) -> None:
+    """HSTS_MAX_AGE_SECONDS set: the header is on HTTPS responses (pages, assets, 404s) and
+    never on plain-http ones (RFC 6797 7.2)."""
+    https = {"X-Forwarded-Proto": "https"}
+    for path in ("/", "/static/css/app.css", "/nope"):
+        resp = httpx.get(frontend_hsts.url + path, headers=https)
+        assert resp.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
+    plain = httpx.get(frontend_hsts.url + "/")
+    assert "strict-transport-security" not in plain.headers
+
+
+def test_hsts_setting_bounds() -> None:
+    """0 (the default) is off; a negative or over two-year max-age is refused."""
+    from chat_frontend.config import Settings
+    from pydantic import ValidationError
+
+    assert Settings().hsts() is None
+    assert Settings(hsts_max_age_seconds=300).hsts() == "max-age=300"
+    for bad in (-1, 2 * 365 * 24 * 3600 + 1):
+        with pytest.raises(ValidationError):
+            Settings(hsts_max_age_seconds=bad)
 
 
 def test_hostile_host_header_not_echoed_into_csp(frontend) -> None:
@@ -110,9 +148,8 @@ def test_absolute_api_and_ws_origins_in_csp_and_config(frontend_split) -> None:
     assert config["apiBase"] == "http://localhost:8000/api"
     assert config["wsUrl"] == "ws://localhost:8765/ws"
     connect = csp_directives(resp.headers["content-security-policy"])["connect-src"]
-    assert "http://localhost:8000" in connect
-    assert "ws://localhost:8765" in connect
-    assert connect[0] == "'self'"
+    # The configured origins only: no socket source derived from the page's Host.
+    assert connect == ["'self'", "http://localhost:8000", "ws://localhost:8765"]
 
 
 @pytest.mark.parametrize(

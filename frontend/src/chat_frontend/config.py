@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     frontend_port: int = Field(default=8080, ge=0, le=65535)
     frontend_ops_port: int = Field(default=9102, ge=0, le=65535)
 
+    # Strict-Transport-Security max-age on HTTPS responses; 0 = no header (plain-http dev).
+    # Turn on only where the whole host is HTTPS-only: browsers then refuse http:// to it
+    # for that long, whatever port.
+    hsts_max_age_seconds: int = Field(default=0, ge=0, le=2 * 365 * 24 * 3600)
+    hsts_include_subdomains: bool = False
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = True
 
@@ -42,7 +48,7 @@ class Settings(BaseSettings):
         return _check_url(value, {"ws", "wss"}, "PUBLIC_WS_URL")
 
     def connect_origins(self) -> list[str]:
-        """Absolute origins the page must be allowed to reach (CSP connect-src)."""
+        """Absolute API/WS origins the page must be allowed to reach (CSP connect-src)."""
         origins: list[str] = []
         for url in (self.public_api_base, self.public_ws_url):
             parts = urlsplit(url)
@@ -51,6 +57,18 @@ class Settings(BaseSettings):
                 if origin not in origins:
                     origins.append(origin)
         return origins
+
+    @property
+    def ws_on_page_host(self) -> bool:
+        """A relative PUBLIC_WS_URL: the socket goes to the page's own host and scheme."""
+        return not urlsplit(self.public_ws_url).netloc
+
+    def hsts(self) -> str | None:
+        """The Strict-Transport-Security value, or None when it is off."""
+        if not self.hsts_max_age_seconds:
+            return None
+        value = f"max-age={self.hsts_max_age_seconds}"
+        return f"{value}; includeSubDomains" if self.hsts_include_subdomains else value
 
     def browser_config(self) -> dict[str, str]:
         """The runtime config the templates hand to the JS (never secrets)."""

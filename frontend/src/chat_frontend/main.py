@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(MetricsMiddleware, router_app=app)
-    app.add_middleware(SecurityHeadersMiddleware, connect_origins=settings.connect_origins())
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestLogMiddleware)
     return app
 
