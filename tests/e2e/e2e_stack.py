@@ -1,8 +1,11 @@
 """The whole chat behind nginx, as real processes: api + 2 gateway replicas + frontend.
 
 PostgreSQL and Redis come from the testkit fixtures; nginx runs the rendered
-deploy/nginx/chat.conf.template (the chart Ingress stand-in) in the foreground.
-Every process logs into artifacts/e2e/logs so the secret-grep test can read them all.
+deploy/nginx/chat.conf.template (the chart Ingress stand-in) in the foreground and
+terminates TLS with a certificate from the suite's throw-away CA, so the browser runs the
+production configuration: https:// and wss:// only, the Secure refresh cookie, HSTS and an
+https:// Origin at the gateway. Every process logs into artifacts/e2e/logs so the
+secret-grep test can read them all.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +27,12 @@ from types import ModuleType
 
 import httpx
 from chat_testkit import ServiceProcess
+from chat_testkit.tls import TestCA
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 REPLICAS = ("e2e-gw-1", "e2e-gw-2")
+HSTS_SECONDS = 31536000
 
 
 def free_port() -> int:
@@ -63,12 +69,25 @@ class Stack:
     api: ServiceProcess
     frontend: ServiceProcess
     nginx: ServiceProcess
+    tls: ssl.SSLContext  # trusts the suite's CA only
     gateways: dict[str, ServiceProcess] = field(default_factory=dict)
     gateway_ops: dict[str, int] = field(default_factory=dict)
+    _http: httpx.Client | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"wss://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http(self) -> httpx.Client:
+        """One client through nginx that verifies its certificate against the suite's CA."""
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.url, verify=self.tls, timeout=10)
+        return self._http
 
     @property
     def access_log(self) -> Path:
@@ -87,6 +106,8 @@ class Stack:
         raise AssertionError("chat_gateway_connections missing from /metrics")
 
     def stop(self) -> None:
+        if self._http is not None:
+            self._http.close()
         for proc in (self.nginx, self.frontend, *self.gateways.values(), self.api):
             proc.terminate(timeout=15)
 
@@ -104,19 +125,18 @@ def _service(
     )
 
 
-def start_stack(artifacts: Path, database_url: str, redis_url: str) -> Stack:
+def start_stack(artifacts: Path, database_url: str, redis_url: str, ca: TestCA) -> Stack:
     log_dir = artifacts / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     port, api_port, internal_port = free_port(), free_port(), free_port()
-    origin = f"http://127.0.0.1:{port}"
+    origin = f"https://127.0.0.1:{port}"
     common = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "JWT_SECRET": secrets.token_hex(32),
         "ENVIRONMENT": "production",
-        # nginx listens on plain http here; a Secure cookie would not come back over it.
-        "COOKIE_SECURE": "false",
+        "COOKIE_SECURE": "true",  # the API's default, said here because the suite checks it
         "REGISTER_RATE_PER_IP": "200/minute",  # every browser user comes from 127.0.0.1
         "LOGIN_RATE_PER_IP": "200/minute",
     }
@@ -156,6 +176,7 @@ def start_stack(artifacts: Path, database_url: str, redis_url: str) -> Stack:
             "FRONTEND_HOST": "127.0.0.1",
             "FRONTEND_PORT": str(fe_port),
             "FRONTEND_OPS_PORT": str(fe_ops),
+            "HSTS_MAX_AGE_SECONDS": str(HSTS_SECONDS),
         },
         f"http://127.0.0.1:{fe_ops}/readyz",
     )
@@ -191,34 +212,50 @@ def start_stack(artifacts: Path, database_url: str, redis_url: str) -> Stack:
         for fut in started:
             fut.result()
 
-    prefix = artifacts / "nginx"
+    nginx = start_nginx(artifacts / "nginx", ca, port, fe_port, api_port, gateway_ports)
+    return Stack(
+        log_dir=log_dir,
+        nginx_prefix=artifacts / "nginx",
+        port=port,
+        api=api,
+        frontend=frontend,
+        nginx=nginx,
+        tls=ca.client_context(),
+        gateways=gateways,
+        gateway_ops={r: gateway_ports[r][1] for r in REPLICAS},
+    )
+
+
+def start_nginx(
+    prefix: Path,
+    ca: TestCA,
+    port: int,
+    fe_port: int,
+    api_port: int,
+    gateway_ports: dict[str, tuple[int, int]],
+) -> ServiceProcess:
+    """The rendered template on `port`, TLS with a certificate for 127.0.0.1 and localhost."""
     shutil.rmtree(prefix, ignore_errors=True)
     (prefix / "logs").mkdir(parents=True)
     (prefix / "tmp").mkdir()
+    cert = ca.issue("nginx", "127.0.0.1", "localhost")
     conf = load_render().render(
         NGINX_DIR / "chat.conf.template",
         LISTEN_PORT=port,
         FRONTEND_UPSTREAM=f"127.0.0.1:{fe_port}",
         API_UPSTREAM=f"127.0.0.1:{api_port}",
         GATEWAY_UPSTREAMS=[f"127.0.0.1:{gateway_ports[r][0]}" for r in REPLICAS],
+        TLS_CERTIFICATE=cert.chain,
+        TLS_CERTIFICATE_KEY=cert.key,
     )
     (prefix / "nginx.conf").write_text(conf)
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(exe).exists(), "nginx missing: apt-get install -y nginx (scripts/bootstrap.sh)"
-    nginx = ServiceProcess(
+    return ServiceProcess(
         name="nginx",
         argv=[exe, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
         env={},
         log_dir=prefix / "logs",
-        health_url=f"{origin}/api/healthz",
+        health_url=f"https://127.0.0.1:{port}/api/healthz",
+        health_verify=ca.client_context(),
     ).start(timeout=20)
-    return Stack(
-        log_dir=log_dir,
-        nginx_prefix=prefix,
-        port=port,
-        api=api,
-        frontend=frontend,
-        nginx=nginx,
-        gateways=gateways,
-        gateway_ops={r: gateway_ports[r][1] for r in REPLICAS},
-    )

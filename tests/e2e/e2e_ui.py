@@ -23,7 +23,7 @@ class Person:
     password: str
     context: BrowserContext
     page: Page
-    base_url: str
+    http: httpx.Client  # through nginx, verifying its certificate
     shots: Path
     user_id: int = 0
     sockets: list[WebSocket] = field(default_factory=list)
@@ -97,9 +97,10 @@ class Person:
 
 
 def new_person(
-    browser: Browser, base_url: str, shots: Path, tag: str, display_name: str | None = None
+    browser: Browser, http: httpx.Client, shots: Path, tag: str, display_name: str | None = None
 ) -> Person:
     """A fresh context, registered through the UI and logged in (the register page signs in)."""
+    base_url = str(http.base_url).rstrip("/")
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -107,7 +108,7 @@ def new_person(
     password = f"pw-{uuid.uuid4().hex}"
     PASSWORDS.append(password)
     name = display_name or username
-    person = Person(tag, username, name, password, context, page, base_url, shots)
+    person = Person(tag, username, name, password, context, page, http, shots)
     page.on("websocket", lambda ws: person.sockets.append(ws))
     context.on("request", lambda req: person.urls.append(req.url))
     page.on("pageerror", lambda exc: person.errors.append(str(exc)))
@@ -124,32 +125,29 @@ def new_person(
         person.tid("login-submit").click()
     expect(person.tid("chat-app")).to_have_attribute("data-ready", "true")
     expect(person.status()).to_have_attribute("data-state", "open")
-    person.user_id = api_login(base_url, username, password)[1]
+    person.user_id = api_login(http, username, password)[1]
     return person
 
 
-def api_login(base_url: str, username: str, password: str) -> tuple[str, int]:
+def api_login(http: httpx.Client, username: str, password: str) -> tuple[str, int]:
     """An access token (and user id) through nginx, for reading what PostgreSQL holds."""
-    r = httpx.post(
-        f"{base_url}/api/login", json={"username": username, "password": password}, timeout=10
-    )
+    r = http.post("/api/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     body = r.json()
     return str(body["access_token"]), int(body["user"]["id"])
 
 
-def stored_messages(base_url: str, token: str, room_id: int) -> list[dict[str, Any]]:
+def stored_messages(http: httpx.Client, token: str, room_id: int) -> list[dict[str, Any]]:
     """Every message of the room as the API returns it (GET /api/messages, ascending)."""
     out: list[dict[str, Any]] = []
     after = 0
-    with httpx.Client(
-        base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {token}"}
-    ) as http:
-        while True:
-            r = http.get("/api/messages", params={"room_id": room_id, "after": after, "limit": 200})
-            assert r.status_code == 200, r.text
-            body = r.json()
-            out.extend(body["messages"])
-            if not body["has_more"] or not body["messages"]:
-                return out
-            after = body["messages"][-1]["seq"]
+    auth = {"Authorization": f"Bearer {token}"}
+    while True:
+        params = {"room_id": room_id, "after": after, "limit": 200}
+        r = http.get("/api/messages", params=params, headers=auth)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        out.extend(body["messages"])
+        if not body["has_more"] or not body["messages"]:
+            return out
+        after = body["messages"][-1]["seq"]

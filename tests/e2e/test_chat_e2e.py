@@ -39,8 +39,8 @@ class Pair:
 @pytest.fixture(scope="module")
 def pair(stack: Stack, browser: Browser, e2e_artifacts: Path) -> Iterator[Pair]:
     """Alice and Bob registered in two browser contexts; Alice's public room, Bob joined."""
-    alice = new_person(browser, stack.url, e2e_artifacts, "alice", "Alice")
-    bob = new_person(browser, stack.url, e2e_artifacts, "bob", "Bob")
+    alice = new_person(browser, stack.http, e2e_artifacts, "alice", "Alice")
+    bob = new_person(browser, stack.http, e2e_artifacts, "bob", "Bob")
     name = f"lobby-{TAG}"
     room_id = alice.create_room(name)
     assert bob.join_room(name) == room_id
@@ -53,8 +53,8 @@ def pair(stack: Stack, browser: Browser, e2e_artifacts: Path) -> Iterator[Pair]:
 
 def assert_matches_database(person: Person, stack: Stack, room_id: int) -> None:
     """The open room's DOM equals GET /api/messages: same seqs, once each, same state."""
-    token, _ = api_login(stack.url, person.username, person.password)
-    stored = stored_messages(stack.url, token, room_id)
+    token, _ = api_login(stack.http, person.username, person.password)
+    stored = stored_messages(stack.http, token, room_id)
     # A deleted message shows a placeholder, so only its state is compared.
     expected = [
         (m["seq"], "deleted", "") if m["deleted"] else (m["seq"], "sent", m["content"])
@@ -191,7 +191,7 @@ def test_xss_payload_renders_as_text(
     pair: Pair, stack: Stack, browser: Browser, e2e_artifacts: Path
 ) -> None:
     """A display name and a message of <img onerror> show as text and run nothing."""
-    carol = new_person(browser, stack.url, e2e_artifacts, "carol", XSS)
+    carol = new_person(browser, stack.http, e2e_artifacts, "carol", XSS)
     bob = pair.bob
     try:
         expect(carol.tid("current-user")).to_have_text(XSS)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from e2e_stack import Stack
 from e2e_ui import Person, api_login, new_person
@@ -35,8 +34,8 @@ class Scene:
 @pytest.fixture
 def scene(stack: Stack, browser: Browser, e2e_artifacts: Path) -> Iterator[Scene]:
     tag = uuid.uuid4().hex[:6]
-    alice = new_person(browser, stack.url, e2e_artifacts, "alice-u")
-    bob = new_person(browser, stack.url, e2e_artifacts, "bob-u")
+    alice = new_person(browser, stack.http, e2e_artifacts, "alice-u")
+    bob = new_person(browser, stack.http, e2e_artifacts, "bob-u")
     try:
         room_a = alice.create_room(f"reads-{tag}")
         assert bob.join_room(f"reads-{tag}") == room_a
@@ -57,10 +56,8 @@ def reload(page: Page) -> None:
 
 
 def server_unread(stack: Stack, person: Person, room_id: int) -> int:
-    token, _ = api_login(stack.url, person.username, person.password)
-    rooms = httpx.get(
-        f"{stack.url}/api/rooms", headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ).json()
+    token, _ = api_login(stack.http, person.username, person.password)
+    rooms = stack.http.get("/api/rooms", headers={"Authorization": f"Bearer {token}"}).json()
     return int(next(r for r in rooms if r["id"] == room_id)["unread"])
 
 
