@@ -1,4 +1,4 @@
-"""One socket's life: auth handshake, then one frame at a time in arrival order."""
+"""One socket's life: auth (socket_auth.py), then one frame at a time in arrival order."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import asyncio
 import time
 from typing import Any
 
-import structlog
 from chat_contracts.events import EventType
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ws_gateway import resume
+from ws_gateway import resume, socket_auth
 from ws_gateway.api_client import ApiError
-from ws_gateway.auth import AuthUnavailable, TokenRejected
 from ws_gateway.connection import Connection
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import ACKS, MESSAGE_ACK_SECONDS, NACKS, frames_in
@@ -37,8 +35,6 @@ from ws_gateway.protocol import (
     with_ref,
 )
 
-log = structlog.get_logger("ws_gateway.handlers")
-
 
 async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
     s = ctx.settings
@@ -46,9 +42,9 @@ async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
     ctx.index.add_connection(conn)
     expiry: asyncio.Task[None] | None = None
     try:
-        if not await _authenticate_first(ctx, conn):
+        if not await socket_auth.authenticate_first(ctx, conn):
             return
-        expiry = asyncio.create_task(_watch_expiry(ctx, conn), name=f"expiry-{conn.id}")
+        expiry = asyncio.create_task(socket_auth.watch_expiry(ctx, conn), name=f"expiry-{conn.id}")
         async for raw in ws:
             if conn.closing:
                 break
@@ -63,74 +59,6 @@ async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
         for room_id in rooms:
             await ctx.presence.left(room_id, conn.user_id)
         await conn.finish(ctx.settings.close_timeout_seconds + 1)
-
-
-async def _authenticate_first(ctx: GatewayContext, conn: Connection) -> bool:
-    try:
-        raw = await asyncio.wait_for(conn.ws.recv(), ctx.settings.auth_timeout_seconds)
-    except TimeoutError:
-        await conn.ws.close(CloseCode.POLICY, "auth timeout")
-        return False
-    try:
-        frame = parse_frame(raw)
-    except ProtocolError as exc:
-        frames_in("invalid").inc()
-        await conn.ws.close(CloseCode.POLICY, f"first frame must be auth ({exc.code.value})")
-        return False
-    frames_in(frame.type).inc()
-    if not isinstance(frame, AuthFrame):
-        await conn.ws.close(CloseCode.POLICY, "first frame must be auth")
-        return False
-    if not await _auth(ctx, conn, frame):
-        return False
-    if len(ctx.index.user_sockets(conn.user_id)) >= ctx.settings.max_sockets_per_user:
-        await conn.ws.close(CloseCode.POLICY, "too many sockets for this user")
-        return False
-    ctx.index.set_user(conn)
-    structlog.contextvars.bind_contextvars(conn=conn.id, user_id=conn.user_id)
-    return True
-
-
-async def _auth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> bool:
-    """Validate (first auth or re-auth); on failure the socket is closed."""
-    try:
-        identity = await ctx.validator.validate(frame.token)
-    except TokenRejected as exc:
-        log.info("auth_rejected", conn=conn.id, reason=str(exc))
-        conn.close(CloseCode.POLICY, "authentication failed")
-        return False
-    except AuthUnavailable as exc:
-        log.warning("auth_unavailable", conn=conn.id, error=str(exc))
-        conn.close(CloseCode.TRY_AGAIN_LATER, "authentication unavailable, retry")
-        return False
-    if conn.identity is not None and identity.user_id != conn.identity.user_id:
-        conn.close(CloseCode.POLICY, "re-auth must keep the same user")
-        return False
-    conn.identity = identity
-    conn.token = frame.token
-    conn.reauth_deadline = None
-    conn.send(
-        with_ref({"type": "auth_ok", "user_id": identity.user_id, "exp": identity.exp}, frame.ref)
-    )
-    return True
-
-
-async def _watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
-    """At expiry ask for a fresh token; close 1008 if none arrives within the grace period."""
-    grace = ctx.settings.reauth_grace_seconds
-    while not conn.closing and conn.identity is not None:
-        wait = conn.identity.exp - time.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-            continue
-        if conn.reauth_deadline is None:
-            conn.reauth_deadline = time.monotonic() + grace
-            conn.send({"type": "reauth_required", "grace_seconds": grace})
-        remaining = conn.reauth_deadline - time.monotonic()
-        if remaining <= 0:
-            conn.close(CloseCode.POLICY, "token expired")
-            return
-        await asyncio.sleep(min(remaining, 0.5))
 
 
 async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> None:
@@ -209,7 +137,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         )
         conn.send(with_ref({"type": "fetched", "room_id": frame.room_id}, frame.ref))
     elif isinstance(frame, AuthFrame):
-        await _auth(ctx, conn, frame)
+        await socket_auth.authenticate(ctx, conn, frame)
 
 
 def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:
