@@ -137,7 +137,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         )
         conn.send(with_ref({"type": "fetched", "room_id": frame.room_id}, frame.ref))
     elif isinstance(frame, AuthFrame):
-        await socket_auth.authenticate(ctx, conn, frame)
+        await socket_auth.reauth(ctx, conn, frame)
 
 
 def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:

@@ -1,5 +1,5 @@
 """A socket's authentication: the first frame, re-auth with a fresh token, and the expiry
-watch that asks for one (see ws-gateway/README.md, Handshake and close codes)."""
+watch that asks for one (docs: ws-gateway/README.md, Handshake and close codes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import structlog
 
-from ws_gateway.auth import AuthUnavailable, TokenRejected
+from ws_gateway.auth import AuthUnavailable, Identity, TokenRejected
 from ws_gateway.connection import Connection
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import frames_in
@@ -33,38 +33,51 @@ async def authenticate_first(ctx: GatewayContext, conn: Connection) -> bool:
     if not isinstance(frame, AuthFrame):
         await conn.ws.close(CloseCode.POLICY, "first frame must be auth")
         return False
-    if not await authenticate(ctx, conn, frame):
+    identity = await _validated(ctx, conn, frame)
+    if identity is None:
         return False
-    if len(ctx.index.user_sockets(conn.user_id)) >= ctx.settings.max_sockets_per_user:
-        await conn.ws.close(CloseCode.POLICY, "too many sockets for this user")
+    # Refused before auth_ok, so a socket over the limit never looks accepted; no await
+    # between this check and set_user, so two handshakes cannot both take the last slot.
+    limit = ctx.settings.max_sockets_per_user
+    if len(ctx.index.user_sockets(identity.user_id)) >= limit:
+        await conn.ws.close(CloseCode.POLICY, f"too many sockets for this user (limit {limit})")
         return False
+    _accept(conn, identity, frame)
     ctx.index.set_user(conn)
     structlog.contextvars.bind_contextvars(conn=conn.id, user_id=conn.user_id)
     return True
 
 
-async def authenticate(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> bool:
-    """Validate (first auth or re-auth); on failure the socket is closed."""
+async def _validated(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> Identity | None:
+    """The token's identity (first auth or re-auth); None when refused: the socket closes."""
     try:
-        identity = await ctx.validator.validate(frame.token)
+        return await ctx.validator.validate(frame.token)
     except TokenRejected as exc:
         log.info("auth_rejected", conn=conn.id, reason=str(exc))
         conn.close(CloseCode.POLICY, "authentication failed")
-        return False
     except AuthUnavailable as exc:
         log.warning("auth_unavailable", conn=conn.id, error=str(exc))
         conn.close(CloseCode.TRY_AGAIN_LATER, "authentication unavailable, retry")
-        return False
-    if conn.identity is not None and identity.user_id != conn.identity.user_id:
-        conn.close(CloseCode.POLICY, "re-auth must keep the same user")
-        return False
+    return None
+
+
+def _accept(conn: Connection, identity: Identity, frame: AuthFrame) -> None:
     conn.identity = identity
     conn.token = frame.token
     conn.reauth_deadline = None
     conn.send(
         with_ref({"type": "auth_ok", "user_id": identity.user_id, "exp": identity.exp}, frame.ref)
     )
-    return True
+
+
+async def reauth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> None:
+    identity = await _validated(ctx, conn, frame)
+    if identity is None:
+        return
+    if identity.user_id != conn.user_id:
+        conn.close(CloseCode.POLICY, "re-auth must keep the same user")
+        return
+    _accept(conn, identity, frame)
 
 
 async def watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
