@@ -68,7 +68,7 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
         conn.violations += 1
         if conn.violations > s.rate_abuse_limit:
             conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
-        elif conn.violations == 1 or conn.violations % 10 == 0:
+        else:  # at most RATE_ABUSE_LIMIT replies: every refused frame is told so
             conn.send(error_frame(ErrorCode.RATE_LIMITED, "slow down"))
         return
     try:
