@@ -138,6 +138,32 @@ async def test_non_member_join_and_send_are_refused(api_server: Api, pair: list[
     await c.close()
 
 
+async def test_message_for_a_room_not_joined_or_left_is_nacked(
+    api_server: Api, pair: list[Gateway]
+) -> None:
+    """A member's message for a room this socket has not joined, or has left, is nacked
+    (not retryable) and not stored; once joined the same frame is acked."""
+    user = register(api_server.url)
+    room = create_room(api_server.url, user)
+    c = await Client.authed(pair[0].url, user.token, ORIGIN)
+    before = _msg(room, "before join")
+    nack = await c.request(before, lambda f: True, "nack before join")
+    assert nack == {
+        "type": "nack",
+        "client_msg_id": before["client_msg_id"],
+        "retryable": False,
+        "error": "not joined: join the room first",
+        "ref": nack["ref"],
+    }
+    await c.join(room)
+    assert (await c.request(before, lambda f: True, "ack"))["type"] == "ack"
+    await c.request({"type": "leave", "room_id": room}, lambda f: f["type"] == "left", "left")
+    after = await c.request(_msg(room, "after leave"), lambda f: True, "nack after leave")
+    assert (after["type"], after["retryable"]) == ("nack", False)
+    assert [m["content"] for m in stored_messages(api_server.url, user, room)] == ["before join"]
+    await c.close()
+
+
 @pytest.mark.parametrize("kind", ["forged", "expired", "garbage"])
 async def test_bad_tokens_close_1008(api_server: Api, pair: list[Gateway], kind: str) -> None:
     """Forged, expired and garbage tokens are refused with 1008; others keep working."""

@@ -109,6 +109,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         )
         conn.finish_replay(frame.room_id)
     elif isinstance(frame, LeaveFrame):
+        conn.rejoining.discard(frame.room_id)
         if frame.room_id in conn.rooms:
             ctx.index.leave(conn, frame.room_id)
             await ctx.presence.left(frame.room_id, conn.user_id)
@@ -167,6 +168,14 @@ async def _typing(ctx: GatewayContext, conn: Connection, frame: TypingFrame) -> 
 
 async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> None:
     started = time.perf_counter()
+    if frame.room_id not in conn.rooms:
+        # The API would store it (the user may be a member over REST), but this socket is
+        # not subscribed: the sender would miss the room's events around its own message.
+        # Retryable only while a join/resume of the room waits for the API to answer again.
+        NACKS.inc()
+        retry = frame.room_id in conn.rejoining
+        conn.send(_nack(frame.client_msg_id, retry, "not joined: join the room first", frame.ref))
+        return
     if ctx.stores_closed:
         NACKS.inc()
         conn.send(_nack(frame.client_msg_id, True, "draining: reconnect and resend", frame.ref))
