@@ -307,6 +307,31 @@ async def test_expiring_token_asks_for_reauth_then_closes(
     await keeper.close()
 
 
+async def test_message_in_the_reauth_grace_is_retryable_then_sent(
+    api_server: Api, pair: list[Gateway]
+) -> None:
+    """A message sent once the token expired (re-auth pending) is nacked retryable and not
+    stored; resent with the same client_msg_id after the re-auth it is acked, stored once."""
+    user = register(api_server.url)
+    room = create_room(api_server.url, user)
+    c = await Client.authed(pair[1].url, _token_with(user, exp=int(time.time()) + 2), ORIGIN)
+    await c.join(room)
+    await c.expect(lambda f: f["type"] == "reauth_required", "reauth_required")
+    msg = _msg(room, "in the grace")
+    nack = await c.request(msg, lambda f: True, "reply in the grace")
+    assert (nack["type"], nack["retryable"]) == ("nack", True), nack
+    assert stored_messages(api_server.url, user, room) == []
+    await c.request({"type": "auth", "token": user.token}, lambda f: True, "re-auth ok")
+    ack = await c.request(msg, lambda f: True, "reply after re-auth")
+    assert ack["type"] == "ack", ack
+    stored = stored_messages(api_server.url, user, room)
+    assert [(m["id"], m["client_msg_id"]) for m in stored] == [
+        (ack["message"]["id"], msg["client_msg_id"])
+    ]
+    assert c.close_code is None
+    await c.close()
+
+
 async def test_reauth_grace_expiry_closes_1008(
     start_gateways: GatewayFactory, api_server: Api
 ) -> None:

@@ -190,7 +190,7 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
         )
     except ApiError as exc:
         NACKS.inc()
-        conn.send(_nack(frame.client_msg_id, exc.retryable, exc.detail, frame.ref))
+        conn.send(_nack(frame.client_msg_id, _retryable(conn, exc), exc.detail, frame.ref))
         return
     finally:
         ctx.inflight -= 1
@@ -203,6 +203,15 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
     conn.send(with_ref(ack, frame.ref))
     MESSAGE_ACK_SECONDS.observe(time.perf_counter() - started)
     ctx.broker.local_echo(EventType.MESSAGE_CREATED, msg)
+
+
+def _retryable(conn: Connection, exc: ApiError) -> bool:
+    """A 401 while the socket's token has expired (re-auth pending) passes once the client
+    re-authenticates. Nacked retryable rather than held: clients resend retryable nacks with
+    the same client_msg_id (stored at most once), while holding needs a per-socket queue
+    bounded by size and the grace deadline, and answers for frames held past a close."""
+    expired = conn.identity is not None and conn.identity.exp <= time.time()
+    return exc.retryable or (exc.status == 401 and expired)
 
 
 def _nack(client_msg_id: str, retryable: bool, error: str, ref: str | int | None) -> dict[str, Any]:
@@ -222,7 +231,7 @@ async def _edit_or_delete(
             event = EventType.MESSAGE_DELETED
     except ApiError as exc:
         NACKS.inc()
-        nack = {"type": "nack", "message_id": frame.message_id, "retryable": exc.retryable}
+        nack = {"type": "nack", "message_id": frame.message_id, "retryable": _retryable(conn, exc)}
         conn.send(with_ref({**nack, "error": exc.detail}, frame.ref))
         return
     ACKS.inc()
