@@ -125,6 +125,8 @@ async def test_forged_and_wrong_tokens_are_401(api: Api) -> None:
         "wrong issuer": _forge(**base, iss="evil"),
         "refresh as access": user.tokens["refresh_token"],
         "garbage": "not.a.jwt",
+        # Correctly signed, real session, but living far beyond ACCESS_TOKEN_TTL_SECONDS.
+        "ten-year exp": _forge(**base, exp=now + 10 * 365 * 24 * 3600),
         **{
             f"missing {claim}": _forge(**{**base, claim: None})
             for claim in ("exp", "iat", "sub", "iss", "aud", "typ", "jti", "sid", "ver")
@@ -133,8 +135,12 @@ async def test_forged_and_wrong_tokens_are_401(api: Api) -> None:
     for label, token in forged.items():
         resp = await api.client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 401, label
+        # One generic answer per family; the PyJWT exception behind it is only logged.
+        expected = "token expired" if label == "expired" else "invalid token"
+        assert resp.json() == {"detail": expected}, label
         check = await api.internal.post("/validate-token", json={"token": token})
-        assert check.status_code == 401 and check.json()["valid"] is False, label
+        assert check.status_code == 401, label
+        assert (check.json()["valid"], check.json()["reason"]) == (False, expected), label
     ok = await api.client.get("/api/users/me", headers=user.auth)
     assert ok.status_code == 200 and ok.json()["id"] == user.id
 
@@ -258,3 +264,19 @@ async def test_profile_update_and_lookup(api: Api) -> None:
         "/api/users/me", json={"display_name": "x" * 65}, headers=alice.auth
     )
     assert too_long.status_code == 422
+
+
+async def test_refresh_token_beyond_its_ttl_is_refused(api: Api) -> None:
+    """Refresh tokens are bounded by the refresh TTL (not the access one): 10 years is 401."""
+    user = await api.user()
+    real = jwt.decode(user.tokens["refresh_token"], options={"verify_signature": False})
+    ttl = api.state.settings.refresh_token_ttl_seconds
+    forever = jwt.encode(
+        {**real, "exp": real["iat"] + 10 * 365 * 24 * 3600}, JWT_SECRET, algorithm=ALGORITHM
+    )
+    resp = await api.client.post("/api/refresh", json={"refresh_token": forever})
+    assert resp.status_code == 401 and resp.json() == {"detail": "invalid token"}
+    within = jwt.encode({**real, "exp": real["iat"] + ttl}, JWT_SECRET, algorithm=ALGORITHM)
+    assert (
+        await api.client.post("/api/refresh", json={"refresh_token": within})
+    ).status_code == 200

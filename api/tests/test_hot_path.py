@@ -14,9 +14,9 @@ from chat_contracts.tokens import InvalidTokenError, TokenType, issue_token
 pytestmark = pytest.mark.integration
 
 
-def _token(ttl: int = 60) -> str:
+def _token(ttl: int = 60, user_id: int = 7) -> str:
     token, _ = issue_token(
-        user_id=7,
+        user_id=user_id,
         token_type=TokenType.ACCESS,
         ttl_seconds=ttl,
         key=JWT_SECRET,
@@ -45,10 +45,11 @@ def test_cached_token_keeps_its_type_check_and_size_bound() -> None:
     tokens = TokenService(make_settings("sqlite+aiosqlite://"))
     token = _token()
     tokens.decode(token, TokenType.ACCESS)
-    with pytest.raises(InvalidTokenError, match="wrong token type"):
+    with pytest.raises(InvalidTokenError) as info:
         tokens.decode(token, TokenType.REFRESH)
-    for ttl in range(60, 60 + security.VERIFIED_CACHE_SIZE + 10):
-        tokens.decode(_token(ttl), TokenType.ACCESS)
+    assert info.value.detail == "wrong token type: expected refresh"
+    for user_id in range(1, 1 + security.VERIFIED_CACHE_SIZE + 10):
+        tokens.decode(_token(user_id=user_id), TokenType.ACCESS)
     assert len(tokens._verified) == security.VERIFIED_CACHE_SIZE
 
 

@@ -19,11 +19,19 @@ async def test_validate_token_returns_user_and_expiry(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"token": ""}, {"token": "x" * 5000}, {"token": 5}, {"token": "a", "extra": 1}]
+    "body", [{}, {"token": "x" * 5000}, {"token": 5}, {"token": "a", "extra": 1}]
 )
 async def test_validate_token_rejects_malformed_bodies(api: Api, body: dict[str, object]) -> None:
     """Malformed validation requests are 422."""
     assert (await api.internal.post("/validate-token", json=body)).status_code == 422
+
+
+@pytest.mark.parametrize("token", ["", " ", "not-a-jwt"])
+async def test_empty_or_garbage_token_is_not_valid(api: Api, token: str) -> None:
+    """An empty token is a well-formed request for a token that does not validate: 401."""
+    resp = await api.internal.post("/validate-token", json={"token": token})
+    assert resp.status_code == 401
+    assert (resp.json()["valid"], resp.json()["reason"]) == (False, "invalid token")
 
 
 async def test_internal_routes_are_not_on_the_public_app(api: Api) -> None:

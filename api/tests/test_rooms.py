@@ -34,6 +34,25 @@ async def test_public_room_lifecycle(api: Api) -> None:
     assert room["id"] not in [r["id"] for r in mine.json()]
 
 
+async def test_invite_only_into_private_rooms(api: Api) -> None:
+    """Inviting into a public room is 403 and adds nobody; a DM is 403 as before."""
+    alice, bob, carol = await api.user(), await api.user(), await api.user()
+    public = await api.room(alice)
+    resp = await api.client.post(
+        f"/api/rooms/{public['id']}/invite", json={"user_id": bob.id}, headers=alice.auth
+    )
+    assert resp.status_code == 403
+    assert resp.json() == {"detail": "cannot invite into a public room; users join it themselves"}
+    members = await api.client.get(f"/api/rooms/{public['id']}/members", headers=alice.auth)
+    assert [m["id"] for m in members.json()] == [alice.id]
+    assert (await bob.send(public["id"])).status_code == 403
+    dm = await api.client.post("/api/dms", json={"user_id": bob.id}, headers=alice.auth)
+    resp = await api.client.post(
+        f"/api/rooms/{dm.json()['id']}/invite", json={"user_id": carol.id}, headers=alice.auth
+    )
+    assert resp.status_code == 403
+
+
 async def test_private_room_is_invisible_to_outsiders(api: Api) -> None:
     """Outsiders get 404 on everything of a private room; invited members get in."""
     alice, bob, eve = await api.user(), await api.user(), await api.user()

@@ -289,7 +289,10 @@ class Resilient:
                 task.add_done_callback(self._retry_tasks.discard)
 
     async def _resume(self, ws: ClientConnection, delay: float) -> None:
-        await asyncio.sleep(delay)
+        if delay:
+            # Not for the first resume: a yield there would let say() send a message before
+            # the resume, and the gateway refuses messages for rooms the socket has not joined.
+            await asyncio.sleep(delay)
         rooms = {str(r): self.high(r) for r in self.rooms}
         try:
             await ws.send(json.dumps({"type": "resume", "rooms": rooms, "ref": "resume"}))

@@ -26,6 +26,8 @@ async def test_lost_ack_retry_returns_the_original(api: Api, pair: list[Gateway]
     original = eater.eaten[0]["message"]
     # Retry on the other replica, directly: the API answers with the original row.
     b = await Client.authed(pair[1].url, alice.token, ORIGIN)
+    await b.send({"type": "join", "room_id": room})  # the gateway stores for joined rooms only
+    await b.expect(lambda f: f["type"] == "joined", "joined")
     await b.send({**frame, "ref": "retry"})
     ack = await b.expect(lambda f: f.get("ref") == "retry", "retry answer")
     assert ack["type"] == "ack"

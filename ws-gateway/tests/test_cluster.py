@@ -138,6 +138,32 @@ async def test_non_member_join_and_send_are_refused(api_server: Api, pair: list[
     await c.close()
 
 
+async def test_message_for_a_room_not_joined_or_left_is_nacked(
+    api_server: Api, pair: list[Gateway]
+) -> None:
+    """A member's message for a room this socket has not joined, or has left, is nacked
+    (not retryable) and not stored; once joined the same frame is acked."""
+    user = register(api_server.url)
+    room = create_room(api_server.url, user)
+    c = await Client.authed(pair[0].url, user.token, ORIGIN)
+    before = _msg(room, "before join")
+    nack = await c.request(before, lambda f: True, "nack before join")
+    assert nack == {
+        "type": "nack",
+        "client_msg_id": before["client_msg_id"],
+        "retryable": False,
+        "error": "not joined: join the room first",
+        "ref": nack["ref"],
+    }
+    await c.join(room)
+    assert (await c.request(before, lambda f: True, "ack"))["type"] == "ack"
+    await c.request({"type": "leave", "room_id": room}, lambda f: f["type"] == "left", "left")
+    after = await c.request(_msg(room, "after leave"), lambda f: True, "nack after leave")
+    assert (after["type"], after["retryable"]) == ("nack", False)
+    assert [m["content"] for m in stored_messages(api_server.url, user, room)] == ["before join"]
+    await c.close()
+
+
 @pytest.mark.parametrize("kind", ["forged", "expired", "garbage"])
 async def test_bad_tokens_close_1008(api_server: Api, pair: list[Gateway], kind: str) -> None:
     """Forged, expired and garbage tokens are refused with 1008; others keep working."""
@@ -197,7 +223,8 @@ async def test_oversized_frame_after_auth_closes_1009(api_server: Api, pair: lis
 async def test_flood_gets_rate_limited_then_closed_1008(
     api_server: Api, pair: list[Gateway]
 ) -> None:
-    """A socket flooding frames gets a rate_limited error, then 1008; a calm socket is served."""
+    """A flooding socket gets a rate_limited error for each refused frame up to the abuse
+    limit (20), then 1008; a calm socket is served."""
     user = register(api_server.url)
     calm = await Client.authed(pair[1].url, user.token, ORIGIN)
     flood = await Client.authed(pair[1].url, user.token, ORIGIN)
@@ -205,8 +232,11 @@ async def test_flood_gets_rate_limited_then_closed_1008(
         if flood.close_code is not None:
             break
         await flood.send({"type": "leave", "room_id": 1})
-    await flood.expect(lambda f: f.get("code") == "rate_limited", "rate_limited error")
     assert await flood.closed() == 1008
+    assert flood.close_reason == "rate limit abuse"
+    assert [f for f in flood.frames if f["type"] == "error"] == [
+        {"type": "error", "code": "rate_limited", "message": "slow down"}
+    ] * 20
     assert (await calm.request({"type": "leave", "room_id": 1}, lambda f: True, "left"))[
         "type"
     ] == "left"
@@ -275,6 +305,31 @@ async def test_expiring_token_asks_for_reauth_then_closes(
     assert ok["user_id"] == user.id
     assert keeper.close_code is None  # the grace-expiry close is the next test
     await keeper.close()
+
+
+async def test_message_in_the_reauth_grace_is_retryable_then_sent(
+    api_server: Api, pair: list[Gateway]
+) -> None:
+    """A message sent once the token expired (re-auth pending) is nacked retryable and not
+    stored; resent with the same client_msg_id after the re-auth it is acked, stored once."""
+    user = register(api_server.url)
+    room = create_room(api_server.url, user)
+    c = await Client.authed(pair[1].url, _token_with(user, exp=int(time.time()) + 2), ORIGIN)
+    await c.join(room)
+    await c.expect(lambda f: f["type"] == "reauth_required", "reauth_required")
+    msg = _msg(room, "in the grace")
+    nack = await c.request(msg, lambda f: True, "reply in the grace")
+    assert (nack["type"], nack["retryable"]) == ("nack", True), nack
+    assert stored_messages(api_server.url, user, room) == []
+    await c.request({"type": "auth", "token": user.token}, lambda f: True, "re-auth ok")
+    ack = await c.request(msg, lambda f: True, "reply after re-auth")
+    assert ack["type"] == "ack", ack
+    stored = stored_messages(api_server.url, user, room)
+    assert [(m["id"], m["client_msg_id"]) for m in stored] == [
+        (ack["message"]["id"], msg["client_msg_id"])
+    ]
+    assert c.close_code is None
+    await c.close()
 
 
 async def test_reauth_grace_expiry_closes_1008(

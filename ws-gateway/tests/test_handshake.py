@@ -9,7 +9,9 @@ import pytest
 from chat_testkit import RedisServer
 from conftest import ORIGIN, Gateway, GatewayFactory
 from gw_helpers import Client, eventually, handshake_status
+from pydantic import ValidationError
 from websockets.asyncio.client import connect
+from ws_gateway.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +24,42 @@ async def test_wrong_origin_is_refused_with_403(gateway: Gateway) -> None:
     with pytest.raises(Exception) as info:
         await connect(gateway.url, origin="http://evil.example", open_timeout=5)  # type: ignore[arg-type]
     assert handshake_status(info.value) == 403
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        ORIGIN + "/",  # a trailing slash
+        ORIGIN.upper(),  # case of scheme and host
+        ORIGIN.replace("http", "HTTP"),
+        ORIGIN + ":80",  # the default port spelled out
+        ORIGIN + "/path",
+        ORIGIN.replace("http:", "https:"),
+        ORIGIN + ".evil.example",
+        "null",
+    ],
+)
+async def test_origin_must_match_exactly(gateway: Gateway, origin: str) -> None:
+    """The allow-list is exact: only the serialization browsers send passes
+    (ALLOWED_ORIGINS is http://chat.test); any other spelling of it is 403."""
+    with pytest.raises(Exception) as info:
+        await connect(gateway.url, origin=origin, open_timeout=5)  # type: ignore[arg-type]
+    assert handshake_status(info.value) == 403
+    client = await Client.open(gateway.url, ORIGIN)
+    await client.close()
+
+
+def test_allowed_origins_config_is_canonicalised_or_refused() -> None:
+    """Config entries may be written loosely (case, default port, trailing slash) and match
+    the canonical header; an entry that is not an origin stops start-up."""
+    settings = Settings(allowed_origins=" HTTPS://Chat.Example:443/ , http://[::1]:8080,*")
+    assert settings.origins == frozenset({"https://chat.example", "http://[::1]:8080", "*"})
+    strict = Settings(allowed_origins="HTTPS://Chat.Example:443/")
+    assert strict.origin_allowed("https://chat.example")
+    assert not strict.origin_allowed("https://chat.example:443")
+    for bad in ("chat.example", "https://chat.example/app", "ws://chat.example", "http://h:x"):
+        with pytest.raises(ValidationError, match="not an origin"):
+            Settings(allowed_origins=bad)
 
 
 async def test_token_in_url_is_refused_with_400(gateway: Gateway) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, create_room, register, rest
+from gw_helpers import Client, create_room, eventually, metric, register, rest
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +44,22 @@ async def test_in_process_broker_delivers_and_is_ready(api_server: Api, solo: Ga
 
 
 async def test_max_sockets_per_user(api_server: Api, solo: Gateway) -> None:
-    """A user's third socket is refused with 1008; the first two stay open."""
+    """A user's third socket is refused with 1008 and a reason, before any auth_ok; the first
+    two stay open, and a slot freed by closing one is taken by the next socket."""
     user = register(api_server.url)
     first = await Client.authed(solo.url, user.token, ORIGIN)
     second = await Client.authed(solo.url, user.token, ORIGIN)
     third = await Client.open(solo.url, ORIGIN)
     await third.send({"type": "auth", "token": user.token})
     assert await third.closed() == 1008
+    assert third.frames == []  # no auth_ok first
+    assert third.close_reason == "too many sockets for this user (limit 2)"
     assert first.close_code is None and second.close_code is None
     await first.close()
+    await eventually(lambda: metric(solo.ops, "chat_gateway_connections") == 1, 10, "slot freed")
+    fourth = await Client.authed(solo.url, user.token, ORIGIN)
     await second.close()
+    await fourth.close()
 
 
 async def test_resume_replays_then_resets_beyond_cap(api_server: Api, solo: Gateway) -> None:

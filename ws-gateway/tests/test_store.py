@@ -21,6 +21,7 @@ from gw_helpers import (
     handshake_status,
     metric,
     register,
+    rest,
     stored_messages,
 )
 from websockets.asyncio.client import connect
@@ -35,6 +36,13 @@ QUEUED = "chat_gateway_store_queue_depth"
 def _msg(room: int, content: str, cmid: str | None = None) -> Frame:
     cmid = cmid or uuid.uuid4().hex
     return {"type": "message", "room_id": room, "client_msg_id": cmid, "content": content}
+
+
+async def _joined(gw: Gateway, token: str, room: int) -> Client:
+    """A socket subscribed to the room: the gateway stores messages only for joined rooms."""
+    client = await Client.authed(gw.url, token, ORIGIN)
+    assert (await client.join(room))["type"] == "joined"
+    return client
 
 
 def _replies(client: Client, cmid: str) -> list[Frame]:
@@ -76,7 +84,7 @@ async def test_burst_from_many_sockets_acked_once_and_stored_once(
     gw = start_gateways(1, api=api_server)[0]
     users = [register(api_server.url) for _ in range(4)]
     room = create_room(api_server.url, users[0], *users[1:])
-    clients = [await Client.authed(gw.url, u.token, ORIGIN) for u in users for _ in range(2)]
+    clients = [await _joined(gw, u.token, room) for u in users for _ in range(2)]
     sent: dict[int, list[str]] = {}
 
     async def burst(i: int, client: Client) -> None:
@@ -106,13 +114,15 @@ async def test_one_batch_answers_each_item_alone(
     start_gateways: GatewayFactory, private_api: Api
 ) -> None:
     """Queued sends leave together: a repeated client_msg_id is stored once and acked twice,
-    a non-member's send gets the only non-retryable nack."""
+    the send of a socket whose user left the room over REST gets the only non-retryable nack."""
     gw = start_gateways(1, api=private_api, STORE_CONCURRENCY="1", API_TIMEOUT_SECONDS="15")[0]
     alice, bob, eve = (register(private_api.url) for _ in range(3))
-    room = create_room(private_api.url, alice, bob)
-    b1, b2 = [await Client.authed(gw.url, bob.token, ORIGIN) for _ in range(2)]
-    a1, a2 = [await Client.authed(gw.url, alice.token, ORIGIN) for _ in range(2)]
-    e = await Client.authed(gw.url, eve.token, ORIGIN)
+    room = create_room(private_api.url, alice, bob, eve)
+    b1, b2 = [await _joined(gw, bob.token, room) for _ in range(2)]
+    a1, a2 = [await _joined(gw, alice.token, room) for _ in range(2)]
+    e = await _joined(gw, eve.token, room)
+    # Still subscribed on the socket, no longer a member: the API refuses her item.
+    assert rest(private_api.url, "POST", f"/rooms/{room}/leave", eve).status_code == 204
     first, dup, intruder, other = (
         _msg(room, "first"),
         _msg(room, "dup"),
@@ -150,7 +160,7 @@ async def test_second_batch_opens_only_when_enough_sends_wait(
     users = [register(private_api.url) for _ in range(3)]
     room = create_room(private_api.url, users[0], *users[1:])
     # One socket has one send in the store at a time, so each send here is another socket.
-    clients = [await Client.authed(gw.url, u.token, ORIGIN) for u in users for _ in range(2)]
+    clients = [await _joined(gw, u.token, room) for u in users for _ in range(2)]
     frames = [_msg(room, f"p{i}") for i in range(6)]
     with _stopped(private_api):
         await clients[0].send(frames[0])
@@ -182,7 +192,7 @@ async def test_full_store_queue_nacks_overloaded_at_once(
     )[0]
     alice = register(private_api.url)
     room = create_room(private_api.url, alice)
-    clients = [await Client.authed(gw.url, alice.token, ORIGIN) for _ in range(4)]
+    clients = [await _joined(gw, alice.token, room) for _ in range(4)]
     frames = [_msg(room, f"m{i}") for i in range(4)]
     with _stopped(private_api):
         await clients[0].send(frames[0])
@@ -212,7 +222,7 @@ async def test_api_stalled_nacks_retryable_then_recovers(
     gw = start_gateways(1, api=private_api, API_TIMEOUT_SECONDS="1")[0]
     alice = register(private_api.url)
     room = create_room(private_api.url, alice)
-    clients = [await Client.authed(gw.url, alice.token, ORIGIN) for _ in range(3)]
+    clients = [await _joined(gw, alice.token, room) for _ in range(3)]
     frames = [_msg(room, f"stalled {i}") for i in range(3)]
     with _stopped(private_api):
         for client, frame in zip(clients, frames, strict=True):
@@ -232,6 +242,26 @@ async def test_api_stalled_nacks_retryable_then_recovers(
         await c.close()
 
 
+async def test_send_after_a_join_the_api_could_not_answer_is_retryable(
+    start_gateways: GatewayFactory, private_api: Api
+) -> None:
+    """A join that times out against the frozen API fails `unavailable`; a message for that
+    room is then nacked retryable (not joined yet: the client asks again); joined, it is acked."""
+    gw = start_gateways(1, api=private_api, API_TIMEOUT_SECONDS="1")[0]
+    alice = register(private_api.url)
+    room = create_room(private_api.url, alice)
+    client = await Client.authed(gw.url, alice.token, ORIGIN)
+    frame = _msg(room, "after a failed join")
+    with _stopped(private_api):
+        failed = await client.join(room)
+        assert (failed["type"], failed["code"]) == ("error", "unavailable"), failed
+        nack = await client.request(frame, lambda f: True, "nack")
+        assert (nack["type"], nack["retryable"]) == ("nack", True), nack
+    assert (await client.join(room))["type"] == "joined"
+    assert (await client.request(frame, lambda f: True, "ack"))["type"] == "ack"
+    await client.close()
+
+
 async def test_drain_waits_for_the_batch_in_flight(
     start_gateways: GatewayFactory, private_api: Api
 ) -> None:
@@ -239,7 +269,7 @@ async def test_drain_waits_for_the_batch_in_flight(
     gw = start_gateways(1, api=private_api, API_TIMEOUT_SECONDS="15", DRAIN_SECONDS="30")[0]
     alice = register(private_api.url)
     room = create_room(private_api.url, alice)
-    client = await Client.authed(gw.url, alice.token, ORIGIN)
+    client = await _joined(gw, alice.token, room)
     frame = _msg(room, "during drain")
     with _stopped(private_api):
         await client.send(frame)

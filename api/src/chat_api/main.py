@@ -8,13 +8,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from chat_api.errors import RETRY_AFTER_SECONDS, DomainError, unavailable_reason
+from chat_api.errors import (
+    RETRY_AFTER_SECONDS,
+    DomainError,
+    unavailable_reason,
+    validation_detail,
+)
 from chat_api.metrics import MetricsMiddleware
 from chat_api.middleware import BodyLimitMiddleware, RequestLogMiddleware
 from chat_api.routes import auth, health, internal, messages, rooms, users
@@ -40,6 +46,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -73,6 +84,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def _common(app: FastAPI, state: AppState, max_body: int, prefix: str = "") -> FastAPI:
     app.state.chat = state
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)

@@ -139,7 +139,9 @@ class MessagePage(BaseModel):
 
 
 class ValidateTokenIn(Strict):
-    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    # No minimum: an empty token is a token that does not validate (401 {valid: false}),
+    # as the contract says, not a malformed request.
+    token: Annotated[str, Field(max_length=4096)]
 
 
 class ValidateTokenOut(BaseModel):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from chat_contracts.tokens import (
+    EXPIRED,
     InvalidTokenError,
     TokenClaims,
     TokenType,
@@ -58,6 +59,11 @@ class TokenService:
         self._settings = settings
         self._key = settings.jwt_secret.get_secret_value()
         self._verified: dict[tuple[str, TokenType], TokenClaims] = {}
+        # A token may not outlive what this API issues for its type.
+        self._max_lifetime = {
+            TokenType.ACCESS: settings.access_token_ttl_seconds,
+            TokenType.REFRESH: settings.refresh_token_ttl_seconds,
+        }
 
     def issue_pair(self, *, user_id: int, session_id: str, version: int) -> TokenPair:
         access, access_claims = self._issue(
@@ -98,7 +104,7 @@ class TokenService:
         if claims is not None:
             if claims.exp <= time.time():
                 del self._verified[key]
-                raise InvalidTokenError("token expired")
+                raise InvalidTokenError(EXPIRED)
             return claims
         claims = decode_token(
             token,
@@ -106,6 +112,7 @@ class TokenService:
             issuer=self._settings.jwt_issuer,
             audience=self._settings.jwt_audience,
             expected_type=expected,
+            max_lifetime_seconds=self._max_lifetime[expected],
         )
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             del self._verified[next(iter(self._verified))]  # the oldest entry

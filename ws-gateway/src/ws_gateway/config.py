@@ -3,9 +3,35 @@
 from __future__ import annotations
 
 import socket
+from functools import cached_property
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_origin(value: str) -> str:
+    """An origin as browsers serialize it (RFC 6454): lower-case scheme and host, the port
+    only when it is not the scheme's default, no path. ValueError for anything else."""
+    try:
+        url = urlsplit(value.strip())
+        port = url.port
+    except ValueError as exc:
+        raise ValueError(f"not an origin: {value!r}") from exc
+    if (
+        url.scheme not in _DEFAULT_PORTS
+        or not url.hostname
+        or url.username is not None
+        or url.path not in ("", "/")
+        or url.query
+        or url.fragment
+    ):
+        raise ValueError(f"not an origin (scheme://host[:port]): {value!r}")
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    suffix = "" if port in (None, _DEFAULT_PORTS[url.scheme]) else f":{port}"
+    return f"{url.scheme}://{host}{suffix}"
 
 
 class Settings(BaseSettings):
@@ -35,7 +61,8 @@ class Settings(BaseSettings):
     store_parallel_min: int = Field(32, ge=1)
 
     redis_url: str | None = None
-    # Comma list of exact origins ("scheme://host[:port]"); "*" allows any.
+    # Comma list of origins ("scheme://host[:port]", written in any case, with or without a
+    # default port or a trailing "/"); "*" allows any. See origin_allowed().
     allowed_origins: str = "http://localhost:8080,http://127.0.0.1:8080"
     # Browsers always send Origin; non-browser clients (bots, tests, load tools) may not.
     allow_missing_origin: bool = True
@@ -70,17 +97,27 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @property
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_parse(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip() not in ("", "*"):
+                canonical_origin(entry)  # a typo refuses to start instead of refusing everyone
+        return value
+
+    @cached_property
     def origins(self) -> frozenset[str]:
-        return frozenset(
-            o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()
-        )
+        entries = (e.strip() for e in self.allowed_origins.split(","))
+        return frozenset(e if e == "*" else canonical_origin(e) for e in entries if e)
 
     def origin_allowed(self, origin: str | None) -> bool:
+        """Exact: the header must equal an allowed origin in its canonical form, which is the
+        only form browsers send. A trailing "/", upper case or an explicit default port never
+        comes from a browser page, so it is not normalised into a match."""
         if origin is None:
             return self.allow_missing_origin
         allowed = self.origins
-        return "*" in allowed or origin.rstrip("/") in allowed
+        return "*" in allowed or origin in allowed
 
     @property
     def heartbeat_seconds(self) -> float:

@@ -105,6 +105,9 @@ class Connection:
         self.typing_at: dict[int, float] = {}
         self.closing = False
         self.reauth_deadline: float | None = None
+        # Rooms whose last join/resume failed only because the API could not answer
+        # (retryable): the client asks again, so its messages there are retryable too.
+        self.rejoining: set[int] = set()
         self._queue: asyncio.Queue[bytes | tuple[int, str]] = asyncio.Queue(queue_max)
         # Frames put in the queue and not yet written by the writer task (including the one
         # it may be awaiting ws.send() for): while non-zero a direct write would overtake.

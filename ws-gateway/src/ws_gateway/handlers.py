@@ -1,4 +1,4 @@
-"""One socket's life: auth handshake, then one frame at a time in arrival order."""
+"""One socket's life: auth (socket_auth.py), then one frame at a time in arrival order."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import asyncio
 import time
 from typing import Any
 
-import structlog
 from chat_contracts.events import EventType
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ws_gateway import resume
+from ws_gateway import resume, socket_auth
 from ws_gateway.api_client import ApiError
-from ws_gateway.auth import AuthUnavailable, TokenRejected
 from ws_gateway.connection import Connection
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import ACKS, MESSAGE_ACK_SECONDS, NACKS, frames_in
@@ -37,8 +35,6 @@ from ws_gateway.protocol import (
     with_ref,
 )
 
-log = structlog.get_logger("ws_gateway.handlers")
-
 
 async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
     s = ctx.settings
@@ -46,9 +42,9 @@ async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
     ctx.index.add_connection(conn)
     expiry: asyncio.Task[None] | None = None
     try:
-        if not await _authenticate_first(ctx, conn):
+        if not await socket_auth.authenticate_first(ctx, conn):
             return
-        expiry = asyncio.create_task(_watch_expiry(ctx, conn), name=f"expiry-{conn.id}")
+        expiry = asyncio.create_task(socket_auth.watch_expiry(ctx, conn), name=f"expiry-{conn.id}")
         async for raw in ws:
             if conn.closing:
                 break
@@ -65,74 +61,6 @@ async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
         await conn.finish(ctx.settings.close_timeout_seconds + 1)
 
 
-async def _authenticate_first(ctx: GatewayContext, conn: Connection) -> bool:
-    try:
-        raw = await asyncio.wait_for(conn.ws.recv(), ctx.settings.auth_timeout_seconds)
-    except TimeoutError:
-        await conn.ws.close(CloseCode.POLICY, "auth timeout")
-        return False
-    try:
-        frame = parse_frame(raw)
-    except ProtocolError as exc:
-        frames_in("invalid").inc()
-        await conn.ws.close(CloseCode.POLICY, f"first frame must be auth ({exc.code.value})")
-        return False
-    frames_in(frame.type).inc()
-    if not isinstance(frame, AuthFrame):
-        await conn.ws.close(CloseCode.POLICY, "first frame must be auth")
-        return False
-    if not await _auth(ctx, conn, frame):
-        return False
-    if len(ctx.index.user_sockets(conn.user_id)) >= ctx.settings.max_sockets_per_user:
-        await conn.ws.close(CloseCode.POLICY, "too many sockets for this user")
-        return False
-    ctx.index.set_user(conn)
-    structlog.contextvars.bind_contextvars(conn=conn.id, user_id=conn.user_id)
-    return True
-
-
-async def _auth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> bool:
-    """Validate (first auth or re-auth); on failure the socket is closed."""
-    try:
-        identity = await ctx.validator.validate(frame.token)
-    except TokenRejected as exc:
-        log.info("auth_rejected", conn=conn.id, reason=str(exc))
-        conn.close(CloseCode.POLICY, "authentication failed")
-        return False
-    except AuthUnavailable as exc:
-        log.warning("auth_unavailable", conn=conn.id, error=str(exc))
-        conn.close(CloseCode.TRY_AGAIN_LATER, "authentication unavailable, retry")
-        return False
-    if conn.identity is not None and identity.user_id != conn.identity.user_id:
-        conn.close(CloseCode.POLICY, "re-auth must keep the same user")
-        return False
-    conn.identity = identity
-    conn.token = frame.token
-    conn.reauth_deadline = None
-    conn.send(
-        with_ref({"type": "auth_ok", "user_id": identity.user_id, "exp": identity.exp}, frame.ref)
-    )
-    return True
-
-
-async def _watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
-    """At expiry ask for a fresh token; close 1008 if none arrives within the grace period."""
-    grace = ctx.settings.reauth_grace_seconds
-    while not conn.closing and conn.identity is not None:
-        wait = conn.identity.exp - time.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-            continue
-        if conn.reauth_deadline is None:
-            conn.reauth_deadline = time.monotonic() + grace
-            conn.send({"type": "reauth_required", "grace_seconds": grace})
-        remaining = conn.reauth_deadline - time.monotonic()
-        if remaining <= 0:
-            conn.close(CloseCode.POLICY, "token expired")
-            return
-        await asyncio.sleep(min(remaining, 0.5))
-
-
 async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> None:
     s = ctx.settings
     if not conn.bucket.take():
@@ -140,7 +68,7 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
         conn.violations += 1
         if conn.violations > s.rate_abuse_limit:
             conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
-        elif conn.violations == 1 or conn.violations % 10 == 0:
+        else:  # at most RATE_ABUSE_LIMIT replies: every refused frame is told so
             conn.send(error_frame(ErrorCode.RATE_LIMITED, "slow down"))
         return
     try:
@@ -181,6 +109,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         )
         conn.finish_replay(frame.room_id)
     elif isinstance(frame, LeaveFrame):
+        conn.rejoining.discard(frame.room_id)
         if frame.room_id in conn.rooms:
             ctx.index.leave(conn, frame.room_id)
             await ctx.presence.left(frame.room_id, conn.user_id)
@@ -209,7 +138,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         )
         conn.send(with_ref({"type": "fetched", "room_id": frame.room_id}, frame.ref))
     elif isinstance(frame, AuthFrame):
-        await _auth(ctx, conn, frame)
+        await socket_auth.reauth(ctx, conn, frame)
 
 
 def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:
@@ -239,6 +168,14 @@ async def _typing(ctx: GatewayContext, conn: Connection, frame: TypingFrame) -> 
 
 async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> None:
     started = time.perf_counter()
+    if frame.room_id not in conn.rooms:
+        # The API would store it (the user may be a member over REST), but this socket is
+        # not subscribed: the sender would miss the room's events around its own message.
+        # Retryable only while a join/resume of the room waits for the API to answer again.
+        NACKS.inc()
+        retry = frame.room_id in conn.rejoining
+        conn.send(_nack(frame.client_msg_id, retry, "not joined: join the room first", frame.ref))
+        return
     if ctx.stores_closed:
         NACKS.inc()
         conn.send(_nack(frame.client_msg_id, True, "draining: reconnect and resend", frame.ref))
@@ -253,7 +190,7 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
         )
     except ApiError as exc:
         NACKS.inc()
-        conn.send(_nack(frame.client_msg_id, exc.retryable, exc.detail, frame.ref))
+        conn.send(_nack(frame.client_msg_id, _retryable(conn, exc), exc.detail, frame.ref))
         return
     finally:
         ctx.inflight -= 1
@@ -266,6 +203,15 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
     conn.send(with_ref(ack, frame.ref))
     MESSAGE_ACK_SECONDS.observe(time.perf_counter() - started)
     ctx.broker.local_echo(EventType.MESSAGE_CREATED, msg)
+
+
+def _retryable(conn: Connection, exc: ApiError) -> bool:
+    """A 401 while the socket's token has expired (re-auth pending) passes once the client
+    re-authenticates. Nacked retryable rather than held: clients resend retryable nacks with
+    the same client_msg_id (stored at most once), while holding needs a per-socket queue
+    bounded by size and the grace deadline, and answers for frames held past a close."""
+    expired = conn.identity is not None and conn.identity.exp <= time.time()
+    return exc.retryable or (exc.status == 401 and expired)
 
 
 def _nack(client_msg_id: str, retryable: bool, error: str, ref: str | int | None) -> dict[str, Any]:
@@ -285,7 +231,7 @@ async def _edit_or_delete(
             event = EventType.MESSAGE_DELETED
     except ApiError as exc:
         NACKS.inc()
-        nack = {"type": "nack", "message_id": frame.message_id, "retryable": exc.retryable}
+        nack = {"type": "nack", "message_id": frame.message_id, "retryable": _retryable(conn, exc)}
         conn.send(with_ref({**nack, "error": exc.detail}, frame.ref))
         return
     ACKS.inc()

@@ -41,12 +41,17 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
         existing.buffer = []
     try:
         room: dict[str, Any] = await ctx.api.get_room(conn.token, room_id)
-    except ApiError:
+    except ApiError as exc:
+        if exc.retryable:
+            conn.rejoining.add(room_id)
+        else:
+            conn.rejoining.discard(room_id)
         if existing is None:
             ctx.index.leave(conn, room_id)
         else:
             conn.finish_replay(room_id)
         raise
+    conn.rejoining.discard(room_id)
     if existing is None:
         await ctx.presence.joined(room_id, conn.user_id)
     return room

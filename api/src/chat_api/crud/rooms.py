@@ -145,6 +145,9 @@ async def invite(session: AsyncSession, *, room_id: int, inviter: User, user_id:
     room, _ = await require_member(session, room_id=room_id, user_id=inviter.id)
     if room.kind == "dm":
         raise Forbidden("cannot invite into a direct message")
+    if room.kind == "public":
+        # Joining a public room is each user's own choice (POST /rooms/{id}/join).
+        raise Forbidden("cannot invite into a public room; users join it themselves")
     if await session.get(User, user_id) is None:
         raise NotFound("user not found")
     await _add_member(session, room=room, user_id=user_id)

@@ -1,7 +1,9 @@
 """JWT claims and the one decode path every service uses.
 
 HS256 is pinned: a token's own header never chooses the algorithm, so `alg: none`
-and RS/HS confusion are rejected before the signature is looked at.
+and RS/HS confusion are rejected before the signature is looked at. A token must also not
+live longer than its type's configured TTL: a correctly signed token with a 10-year `exp`
+(a leaked key used once, or an issuer bug) is refused instead of working for a decade.
 """
 
 from __future__ import annotations
@@ -11,11 +13,21 @@ import time
 from enum import StrEnum
 
 import jwt
+import structlog
 from pydantic import BaseModel, ConfigDict
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud", "typ", "jti", "sid", "ver")
+# exp - iat may exceed the TTL by this much. Our issuer takes both from one clock reading,
+# so its tokens match the TTL exactly; the allowance is for an issuer that reads the clock
+# twice or rounds, and is far too small to stretch a token's life.
+LIFETIME_SKEW_SECONDS = 5
+# The public answers: one per case family, so a 401 never names library internals.
+INVALID = "invalid token"
+EXPIRED = "token expired"
+
+log = structlog.get_logger("chat_contracts.tokens")
 
 
 class TokenType(StrEnum):
@@ -24,7 +36,13 @@ class TokenType(StrEnum):
 
 
 class InvalidTokenError(Exception):
-    """Any reason a token is not accepted; the message is safe to log (no token in it)."""
+    """Why a token is not accepted. `str()` is the public answer (INVALID or EXPIRED);
+    `detail` says exactly what failed, for logs only. Neither holds the token."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail or reason
 
 
 class TokenClaims(BaseModel):
@@ -93,8 +111,26 @@ def decode_token(
     issuer: str,
     audience: str,
     expected_type: TokenType,
+    max_lifetime_seconds: int,
     leeway_seconds: int = 0,
 ) -> TokenClaims:
+    """The claims of a valid token, or InvalidTokenError (logged here with its detail)."""
+    try:
+        claims = _decode(token, key, issuer, audience, leeway_seconds)
+        lifetime = claims.exp - claims.iat
+        if lifetime > max_lifetime_seconds + LIFETIME_SKEW_SECONDS:
+            raise InvalidTokenError(
+                INVALID, f"lifetime {lifetime} s exceeds the {max_lifetime_seconds} s TTL"
+            )
+        if claims.typ is not expected_type:
+            raise InvalidTokenError(INVALID, f"wrong token type: expected {expected_type.value}")
+    except InvalidTokenError as exc:
+        log.info("token_rejected", reason=exc.reason, detail=exc.detail)
+        raise
+    return claims
+
+
+def _decode(token: str, key: str, issuer: str, audience: str, leeway: int) -> TokenClaims:
     try:
         raw = jwt.decode(
             token,
@@ -102,17 +138,15 @@ def decode_token(
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=issuer,
-            leeway=leeway_seconds,
+            leeway=leeway,
             options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidTokenError("token expired") from exc
+        raise InvalidTokenError(EXPIRED) from exc
     except jwt.PyJWTError as exc:
-        raise InvalidTokenError(f"token rejected: {type(exc).__name__}") from exc
+        # PyJWT's messages name claims, never the token's bytes.
+        raise InvalidTokenError(INVALID, f"{type(exc).__name__}: {exc}") from exc
     try:
-        claims = TokenClaims.model_validate(raw)
+        return TokenClaims.model_validate(raw)
     except ValueError as exc:
-        raise InvalidTokenError("token claims malformed") from exc
-    if claims.typ is not expected_type:
-        raise InvalidTokenError(f"wrong token type: expected {expected_type.value}")
-    return claims
+        raise InvalidTokenError(INVALID, "claims malformed") from exc
