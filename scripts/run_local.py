@@ -14,6 +14,12 @@ refresh cookie (SameSite=Strict, Path=/api on the API origin) stays same-site: o
 printed URL, not the same ports under another host name (localhost vs 127.0.0.1 are
 different sites to the browser).
 
+TLS=1 puts nginx (the Ingress stand-in, deploy/nginx) in front on TLS_PORT (8443; after
+the gateways' ports with --port-base) with a certificate from a local CA in .run/tls
+(scripts/run_local_tls.py): one https://localhost origin for pages, /api and /ws, the
+Secure refresh cookie, and the gateway allowing only that origin. No HSTS: it would bind
+every port of localhost to https in the browser, including a later plain `make run`.
+
 Single-threaded on purpose: one selector loop streams every child's output with a name
 prefix, so children can be forked with a parent-death signal safely. Ctrl-C / SIGTERM
 stops frontend, gateways, then the API (SIGTERM, then SIGKILL after a deadline), exit 0.
@@ -28,6 +34,7 @@ import os
 import secrets
 import selectors
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -36,6 +43,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import run_local_tls  # beside this file: run as a script, its folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 # name: (contract default, offset from --port-base)
@@ -47,7 +56,8 @@ PORTS = {
     "GATEWAY_PORT": (8765, 4),
     "GATEWAY_OPS_PORT": (9100, 5),
 }
-STOP_ORDER = ("frontend", "gateway", "api")  # clients' entry point first, the API last
+# Clients' entry point first (nginx under TLS=1), the API last.
+STOP_ORDER = ("nginx", "frontend", "gateway", "api")
 STOP_TIMEOUT = 25.0  # the gateway drain is bounded by DRAIN_SECONDS (set below)
 HEALTH_TIMEOUT = 180.0  # a first run compiles bytecode; 2-core machines are slow to import
 PR_SET_PDEATHSIG = 1
@@ -66,6 +76,10 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     health_url: str
+    health_tls: ssl.SSLContext | None = None  # for an https health_url: trusts the local CA
+    # Probed only once every other child is healthy: nginx's health is the API's, through
+    # it, and asking earlier only fills the log with refused upstream connections.
+    probe_last: bool = False
     proc: subprocess.Popen[bytes] | None = None
     healthy: bool = False
     buffer: bytes = b""
@@ -94,9 +108,12 @@ class Config:
     ports: dict[str, int]
     gateway_ports: list[tuple[int, int]]
     env: dict[str, str]
+    tls_port: int | None = None  # TLS=1: nginx's https port, the one URL to open
 
     @property
     def frontend_url(self) -> str:
+        if self.tls_port is not None:
+            return f"https://{self.host}:{self.tls_port}"
         return f"http://{self.host}:{self.ports['FRONTEND_PORT']}"
 
 
@@ -136,13 +153,16 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
     ]
     host = environ.get("RUN_LOCAL_HOST", "localhost")
     bind = environ.get("RUN_LOCAL_BIND", "127.0.0.1")  # a dev stack stays off the LAN
-    frontend_origin = f"http://{host}:{ports['FRONTEND_PORT']}"
+    tls_port = _tls_port(environ, base, replicas)
+    cfg = Config(run_dir, host, ports, gateway_ports, {}, tls_port)
+    frontend_origin = cfg.frontend_url
     env = {
         **environ,
         "ENVIRONMENT": environ.get("ENVIRONMENT", "development"),
         "DATABASE_URL": environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{run_dir / 'chat.db'}",
         "JWT_SECRET": _jwt_secret(run_dir, environ),
-        "COOKIE_SECURE": environ.get("COOKIE_SECURE", "false"),  # plain http://localhost
+        # Secure only over TLS=1: a plain http://localhost page would never send it back.
+        "COOKIE_SECURE": environ.get("COOKIE_SECURE", "true" if tls_port else "false"),
         "CORS_ORIGINS": environ.get("CORS_ORIGINS", frontend_origin),
         "ALLOWED_ORIGINS": environ.get("ALLOWED_ORIGINS", frontend_origin),
         "LOG_JSON": environ.get("LOG_JSON", "false"),  # humans read this terminal
@@ -154,14 +174,25 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
         "FRONTEND_HOST": bind,
         "API_URL": f"http://127.0.0.1:{ports['API_PORT']}",
         "API_INTERNAL_URL": f"http://127.0.0.1:{ports['API_INTERNAL_PORT']}",
-        "PUBLIC_API_BASE": f"http://{host}:{ports['API_PORT']}/api",
-        "PUBLIC_WS_URL": f"ws://{host}:{gateway_ports[0][0]}/ws",
+        # Through nginx under TLS=1 (same origin); else each service's own port.
+        "PUBLIC_API_BASE": "/api" if tls_port else f"http://{host}:{ports['API_PORT']}/api",
+        "PUBLIC_WS_URL": "/ws" if tls_port else f"ws://{host}:{gateway_ports[0][0]}/ws",
         "PYTHONUNBUFFERED": "1",
     }
     if not sys.stdout.isatty():  # a log file or CI: no ANSI colours from console renderers
         env.setdefault("NO_COLOR", "1")
     env.update({name: str(port) for name, port in ports.items()})
-    return Config(run_dir, host, ports, gateway_ports, env)
+    cfg.env = env
+    return cfg
+
+
+def _tls_port(env: Mapping[str, str], base: int | None, replicas: int) -> int | None:
+    """TLS=1: TLS_PORT, else 8443, else (with --port-base) the port after the gateways'."""
+    if env.get("TLS", "").lower() not in ("1", "true", "yes"):
+        return None
+    if "TLS_PORT" in env:
+        return int(env["TLS_PORT"])
+    return 8443 if base is None else base + PORTS["GATEWAY_PORT"][1] + 2 * replicas
 
 
 def make_children(cfg: Config) -> list[Child]:
@@ -198,9 +229,28 @@ def make_children(cfg: Config) -> list[Child]:
     return children
 
 
-def http_ok(url: str) -> bool:
+def tls_child(cfg: Config, out: Callable[[str], None]) -> Child:
+    """TLS=1: certificates, then nginx terminating TLS in front of the children (its health
+    is checked through its own certificate); prints how to trust the local CA."""
+    nginx, openssl = run_local_tls.tools()
+    tls, new_ca = run_local_tls.ensure_certificates(cfg.run_dir, openssl)
+    for line in run_local_tls.trust_hint(tls, new_ca):
+        out(line)
+    local = "127.0.0.1"
+    upstreams = {
+        "frontend": [f"{local}:{cfg.ports['FRONTEND_PORT']}"],
+        "api": [f"{local}:{cfg.ports['API_PORT']}"],
+        "gateway": [f"{local}:{port}" for port, _ in cfg.gateway_ports],
+    }
+    assert cfg.tls_port is not None
+    argv = run_local_tls.nginx_argv(cfg.run_dir, nginx, tls, cfg.tls_port, upstreams)
+    health = f"https://{local}:{cfg.tls_port}/api/healthz"
+    return Child("nginx", argv, cfg.env, health, tls.client_context(), probe_last=True)
+
+
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as resp:
+        with urllib.request.urlopen(url, timeout=1.0, context=context) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -269,8 +319,11 @@ class Supervisor:
                 return next(c for c in self.children if not c.healthy)
             self.pump(0.1)
             if time.monotonic() >= next_probe:
+                first = all(c.healthy for c in self.children if not c.probe_last)
                 for child in self.children:
-                    child.healthy = child.healthy or http_ok(child.health_url)
+                    if child.probe_last and not first:
+                        continue
+                    child.healthy = child.healthy or http_ok(child.health_url, child.health_tls)
                 next_probe = time.monotonic() + 0.2
         return None
 
@@ -317,6 +370,17 @@ def migrate(cfg: Config) -> int:
     return result.returncode
 
 
+def announce(cfg: Config, out: Callable[[str], None]) -> None:
+    """The ready lines: the one URL to open, and where the page's API and socket are."""
+    api, ws = cfg.env["PUBLIC_API_BASE"], cfg.env["PUBLIC_WS_URL"]
+    if cfg.tls_port is not None:  # same origin through nginx
+        api, ws = f"{cfg.frontend_url}/api", f"wss://{cfg.host}:{cfg.tls_port}/ws"
+    out("")
+    out(f"run_local: ready -> open {cfg.frontend_url}  (Ctrl-C stops everything)")
+    out(f"run_local: api {api}, websocket {ws}")
+    out("")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--port-base", help="move every port to BASE+offset (tests)")
@@ -330,7 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     db = cfg.env["DATABASE_URL"].split(":", 1)[0]
     broker = "redis" if cfg.env.get("REDIS_URL") else "in-process broker"
     out(f"run_local: database {db}, {broker}, {len(cfg.gateway_ports)} gateway(s)")
-    sup = Supervisor(make_children(cfg), out)
+    children = make_children(cfg)
+    if cfg.tls_port is not None:
+        children.append(tls_child(cfg, out))
+    sup = Supervisor(children, out)
     signal.signal(signal.SIGINT, sup.request_stop)
     signal.signal(signal.SIGTERM, sup.request_stop)
     code = migrate(cfg)  # same process group: a Ctrl-C here reaches the migration too
@@ -343,10 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     sup.start_all()
     failed = sup.wait_healthy()
     if failed is None and not sup.stop_requested:
-        out("")
-        out(f"run_local: ready -> open {cfg.frontend_url}  (Ctrl-C stops everything)")
-        out(f"run_local: api {cfg.env['PUBLIC_API_BASE']}, websocket {cfg.env['PUBLIC_WS_URL']}")
-        out("")
+        announce(cfg, out)
         failed = sup.run_until_stop()
     if failed is not None:
         exit_code = failed.proc.poll() if failed.proc else None

@@ -33,7 +33,7 @@ SCRUB = (
     "DATABASE_URL", "REDIS_URL", "GATEWAY_REPLICAS", "JWT_SECRET", "CORS_ORIGINS",
     "ALLOWED_ORIGINS", "RUN_LOCAL_PORT_BASE", "RUN_LOCAL_DIR", "RUN_LOCAL_HOST",
     "API_PORT", "API_INTERNAL_PORT", "FRONTEND_PORT", "FRONTEND_OPS_PORT",
-    "GATEWAY_PORT", "GATEWAY_OPS_PORT", "REPLICA_ID",
+    "GATEWAY_PORT", "GATEWAY_OPS_PORT", "REPLICA_ID", "TLS", "TLS_PORT", "COOKIE_SECURE",
 )  # fmt: skip
 PASSWORD = "run-local-pass-123"
 
@@ -41,6 +41,8 @@ PASSWORD = "run-local-pass-123"
 def load_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("chat_run_local", SCRIPT)
     assert spec and spec.loader
+    if str(SCRIPT.parent) not in sys.path:  # run_local imports run_local_tls beside it
+        sys.path.append(str(SCRIPT.parent))
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while defining
     spec.loader.exec_module(module)
