@@ -112,6 +112,13 @@ def test_make_run_browser_login_survives_reload(default_stack: Stack, artifacts_
         page.screenshot(path=str(artifacts_dir / "run-local" / "browser-after-reload.png"))
 
 
+def test_make_run_redirected_log_has_no_colour_codes(default_stack: Stack) -> None:
+    """Output into a file gets NO_COLOR=1 from run_local, and the services honour it."""
+    output = default_stack.output()
+    assert "migrated" in output and "Uvicorn running on" in output  # service lines are there
+    assert "\x1b[" not in output
+
+
 def test_make_run_ctrl_c_stops_everything(default_stack: Stack) -> None:
     """SIGINT (Ctrl-C) -> every child stops, exit 0; no token or password was logged."""
     stop_and_check(default_stack)

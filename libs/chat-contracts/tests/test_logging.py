@@ -44,3 +44,14 @@ def test_calls_below_the_level_never_reach_the_processors(
     log.warning("kept")
     assert seen == ["kept"]
     assert [line["event"] for line in _lines(capsys)] == ["kept"]
+
+
+def test_console_colours_follow_no_color(
+    restore_logging: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console renderer colours by default and never when NO_COLOR is set (no-color.org)."""
+    for value, coloured in (("", True), ("1", False)):
+        monkeypatch.setenv("NO_COLOR", value)
+        configure_logging("svc-c", level="INFO", json=False)
+        structlog.get_logger("t").info("hello")
+        assert ("\x1b[" in capsys.readouterr().err) is coloured

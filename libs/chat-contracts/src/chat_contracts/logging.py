@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import MutableMapping
@@ -14,6 +15,12 @@ _SECRET_KEY = re.compile(r"(token|password|secret|authorization|cookie|jwt)", re
 # A JWT anywhere in a free-text value: three base64url parts, header starting "eyJ".
 _JWT_IN_TEXT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
 REDACTED = "[redacted]"
+
+
+def _colors() -> bool:
+    """ANSI colours unless NO_COLOR is set and not empty (no-color.org); structlog's
+    ConsoleRenderer colours whenever it can, even into a file."""
+    return not os.environ.get("NO_COLOR")
 
 
 def redact_secrets(
@@ -37,7 +44,11 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
         structlog.processors.format_exc_info,
         redact_secrets,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=_colors())
+    )
     structlog.configure(
         # filter_by_level first: a call below the level costs one check, not the whole chain.
         processors=[
