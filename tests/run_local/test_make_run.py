@@ -6,6 +6,7 @@ stops it, so it comes after the others.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +111,31 @@ def test_make_run_browser_login_survives_reload(default_stack: Stack, artifacts_
         expect(sent).to_have_count(1)
         (artifacts_dir / "run-local").mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts_dir / "run-local" / "browser-after-reload.png"))
+
+
+def plain(output: str) -> str:
+    """Without ANSI colour codes, so each log test fails only for its own reason."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def service_lines(output: str, service: str) -> list[str]:
+    """The lines one child printed, without run_local's `name | ` prefix."""
+    return [
+        line.split(" | ", 1)[1]
+        for line in output.splitlines()
+        if " | " in line and line.split(" | ", 1)[0].strip() == service
+    ]
+
+
+def test_make_run_uvicorn_start_lines_once(default_stack: Stack) -> None:
+    """api and frontend each run two uvicorn servers in one process: every lifecycle line
+    is printed once per service, and "Uvicorn running on" once per port."""
+    output = plain(default_stack.output())
+    for service in ("api", "frontend"):
+        lines = service_lines(output, service)
+        for text in ("Started server process", "Application startup complete."):
+            assert sum(text in line for line in lines) == 1, (service, text, lines)
+        assert sum("Uvicorn running on" in line for line in lines) == 2, (service, lines)
 
 
 def test_make_run_redirected_log_has_no_colour_codes(default_stack: Stack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -55,3 +56,22 @@ def test_console_colours_follow_no_color(
         configure_logging("svc-c", level="INFO", json=False)
         structlog.get_logger("t").info("hello")
         assert ("\x1b[" in capsys.readouterr().err) is coloured
+
+
+def test_uvicorn_lifecycle_lines_once_per_process(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two uvicorn servers in one process: their identical lifecycle lines print once,
+    the per-port line for each port."""
+    configure_logging("svc-d", level="INFO")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    for port in (8000, 8001):
+        uvicorn_log.info("Started server process [%d]", 42)
+        uvicorn_log.info("Application startup complete.")
+        uvicorn_log.info("Uvicorn running on %s", f"http://127.0.0.1:{port}")
+    assert [line["event"] for line in _lines(capsys)] == [
+        "Started server process [42]",
+        "Application startup complete.",
+        "Uvicorn running on http://127.0.0.1:8000",
+        "Uvicorn running on http://127.0.0.1:8001",
+    ]

@@ -15,6 +15,36 @@ _SECRET_KEY = re.compile(r"(token|password|secret|authorization|cookie|jwt)", re
 # A JWT anywhere in a free-text value: three base64url parts, header starting "eyJ".
 _JWT_IN_TEXT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
 REDACTED = "[redacted]"
+# Each service runs two uvicorn servers in one process (public + internal/ops port); both
+# print these identical lifecycle lines. "Uvicorn running on <url>" differs, so it stays.
+_UVICORN_LIFECYCLE = frozenset(
+    {
+        "Started server process [%d]",
+        "Waiting for application startup.",
+        "Application startup complete.",
+        "Shutting down",
+        "Waiting for application shutdown.",
+        "Application shutdown complete.",
+        "Finished server process [%d]",
+    }
+)
+
+
+class _FirstOnly(logging.Filter):
+    """Lets through the first of each uvicorn lifecycle line, drops its repeats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg not in _UVICORN_LIFECYCLE:
+            return True
+        text = record.getMessage()
+        if text in self.seen:
+            return False
+        self.seen.add(text)
+        return True
 
 
 def _colors() -> bool:
@@ -76,6 +106,10 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     # uvicorn's access log prints the request line; query strings must never carry
     # tokens, but keep it off anyway: our own middleware logs requests.
     logging.getLogger("uvicorn.access").disabled = True
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    for old in [f for f in uvicorn_log.filters if isinstance(f, _FirstOnly)]:
+        uvicorn_log.removeFilter(old)
+    uvicorn_log.addFilter(_FirstOnly())
 
 
 def _bind_service(service: str) -> Any:
