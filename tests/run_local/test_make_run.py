@@ -145,6 +145,27 @@ def test_make_run_redirected_log_has_no_colour_codes(default_stack: Stack) -> No
     assert "\x1b[" not in output
 
 
+def test_make_run_probes_not_logged_at_info(default_stack: Stack) -> None:
+    """Probes on every port of every service (and the gateway's own API checks) leave no
+    INFO line; an ordinary request still does."""
+    stack, api_marker, page_marker = default_stack, uuid.uuid4().hex, uuid.uuid4().hex
+    b = stack.base
+    probes = [f"http://127.0.0.1:{port}{path}" for port in (b, b + 1, b + 3, b + 5)
+              for path in ("/healthz", "/readyz")]  # fmt: skip
+    probes += [f"{stack.api}/api/healthz", f"http://127.0.0.1:{b + 2}/healthz"]
+    with httpx.Client(timeout=10) as http:
+        for url in probes:
+            http.get(url)
+        # Ordinary requests after the probes, to wait on: each service logs in order.
+        http.get(f"{stack.api}/api/openapi.json", headers={"X-Request-ID": api_marker})
+        http.get(f"http://127.0.0.1:{b + 2}/static/{page_marker}.js")
+    stack.wait_for(api_marker)
+    stack.wait_for(page_marker)
+    info = [line for line in plain(stack.output()).splitlines() if "[info " in line]
+    noisy = [line for line in info if re.search(r"/(healthz|readyz)\b|connection rejected", line)]
+    assert noisy == [], noisy[:5]
+
+
 def test_make_run_ctrl_c_stops_everything(default_stack: Stack) -> None:
     """SIGINT (Ctrl-C) -> every child stops, exit 0; no token or password was logged."""
     stop_and_check(default_stack)

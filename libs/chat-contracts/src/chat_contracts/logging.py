@@ -15,6 +15,9 @@ _SECRET_KEY = re.compile(r"(token|password|secret|authorization|cookie|jwt)", re
 # A JWT anywhere in a free-text value: three base64url parts, header starting "eyJ".
 _JWT_IN_TEXT = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
 REDACTED = "[redacted]"
+# Kubelet probes, load balancers and the gateway's API check hit these every few seconds:
+# at INFO they were most of a dev log (434 lines in 14 minutes), so they log at DEBUG.
+PROBE_PATHS = ("/healthz", "/readyz")
 # Each service runs two uvicorn servers in one process (public + internal/ops port); both
 # print these identical lifecycle lines. "Uvicorn running on <url>" differs, so it stays.
 _UVICORN_LIFECYCLE = frozenset(
@@ -28,6 +31,11 @@ _UVICORN_LIFECYCLE = frozenset(
         "Finished server process [%d]",
     }
 )
+
+
+def request_log_level(path: str) -> int:
+    """The level of a request log line: DEBUG for probes (also under a prefix), else INFO."""
+    return logging.DEBUG if path.endswith(PROBE_PATHS) else logging.INFO
 
 
 class _FirstOnly(logging.Filter):
