@@ -1,6 +1,8 @@
 # Two commands matter: `make run` and `make test`. Everything else is a building block.
 SHELL := /bin/bash
-UV ?= uv
+# uv from PATH, else the one scripts/bootstrap.sh puts in .tools/uv (PEP 668 systems refuse
+# pip into the system Python); the path is fixed before bootstrap runs, so name it directly.
+UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 

@@ -60,13 +60,31 @@ async def test_request_line_logged_only_at_info(
     """INFO: one JSON line per request with its id; WARNING: none. The header is always set."""
     configure_logging("chat-api", level=level, json=True)
     capsys.readouterr()
-    resp = await api.client.get("/api/healthz", headers={"X-Request-ID": "rid-1"})
+    resp = await api.client.get("/api/openapi.json", headers={"X-Request-ID": "rid-1"})
     assert resp.headers["x-request-id"] == "rid-1"
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     requests = [line for line in lines if line.get("event") == "request"]
     if level == "INFO":
         assert len(requests) == 1
         assert requests[0]["request_id"] == "rid-1" and requests[0]["status"] == 200
-        assert requests[0]["path"] == "/api/healthz" and requests[0]["service"] == "chat-api"
+        assert requests[0]["path"] == "/api/openapi.json" and requests[0]["service"] == "chat-api"
+    else:
+        assert requests == []
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+async def test_probe_requests_logged_at_debug(
+    api: Api, level: str, restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/healthz and /readyz (also under the prefix) log at DEBUG only: probes every few
+    seconds would otherwise be most of the log."""
+    configure_logging("chat-api", level=level, json=True)
+    capsys.readouterr()
+    for path in ("/healthz", "/readyz", "/api/healthz"):
+        assert (await api.client.get(path)).status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    requests = [(x["path"], x["level"]) for x in lines if x.get("event") == "request"]
+    if level == "DEBUG":
+        assert requests == [("/healthz", "debug"), ("/readyz", "debug"), ("/api/healthz", "debug")]
     else:
         assert requests == []

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.chart
 
 SCRIPTS = [
     ROOT / "scripts" / "tools.sh",
+    ROOT / "scripts" / "bootstrap.sh",
     ROOT / "k8s-dev" / "up.sh",
     ROOT / "k8s-dev" / "down.sh",
     ROOT / "k8s-dev" / "dev-secrets.sh",
@@ -27,7 +28,7 @@ COMMANDS = {
 
 
 def test_shellcheck() -> None:
-    """tools.sh and the k8s-dev scripts are shellcheck-clean."""
+    """tools.sh, bootstrap.sh and the k8s-dev scripts are shellcheck-clean."""
     exe = shutil.which("shellcheck")
     assert exe, "shellcheck missing: apt-get install -y shellcheck (scripts/bootstrap.sh)"
     proc = subprocess.run([exe, *map(str, SCRIPTS)], capture_output=True, text=True, check=False)
@@ -54,6 +55,15 @@ def test_tools_sh_idempotent(helms: object) -> None:
     assert paths["CHECKOV"] == str(ROOT / ".tools" / "checkov" / "bin" / "checkov")
     assert "checkov" not in (ROOT / "uv.lock").read_text()
     assert ".tools/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_bootstrap_pins_the_images_uv() -> None:
+    """bootstrap.sh installs the uv version the Dockerfiles build with (one lock, one uv)."""
+    pinned = re.search(r"^UV_VERSION=(\S+)", (ROOT / "scripts" / "bootstrap.sh").read_text(), re.M)
+    assert pinned
+    for service in SERVICES:
+        text = (ROOT / service / "Dockerfile").read_text()
+        assert f"ARG UV_VERSION={pinned.group(1)}" in text, service
 
 
 @pytest.mark.parametrize("service", list(SERVICES))

@@ -1,7 +1,10 @@
 """Build the service images with podman from a locally made Debian base (no registry here).
 
-The base is `debootstrap --variant=minbase` + python3/pip, imported once and reused while
-its recipe label matches; the rootfs stays in a cache dir so even a re-import is quick.
+Two bases, both `debootstrap --variant=minbase`, each imported once and reused while its
+recipe label matches; the rootfs stays in a cache dir so even a re-import is quick:
+- the service base: python3 + venv + pip, what the Dockerfiles build on;
+- the fresh-machine base: what a clean Debian 12 has (its system python3) plus git, make,
+  curl and ca-certificates, for the "clone, then make run" test.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CHAT_IMAGES_CACHE", "/var/tmp/chat-images"))
 SUITE = "bookworm"
 MIRROR = os.environ.get("CHAT_IMAGES_MIRROR", "http://deb.debian.org/debian")
-BASE_IMAGE = f"localhost/chat-base:{SUITE}"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_IN_IMAGE = "/etc/ssl/certs/ca-certificates.crt"
+# Where update-ca-certificates looks for local CAs: an apt install that regenerates the
+# bundle inside a container keeps the host's (intercepting) CAs.
+LOCAL_CA_IN_IMAGE = "usr/local/share/ca-certificates/chat-host-bundle.crt"
 # crun fails on this kernel's hybrid cgroups; runc works (shared/ENVIRONMENT.md).
 PODMAN = ("podman", "--runtime", "runc")
 # podman's default rlimits (nofile 1048576, a high nproc) exceed what runc may set in these
@@ -40,6 +45,28 @@ BASE_ENV = {
     "PIP_CERT": CA_IN_IMAGE,
     "UV_NATIVE_TLS": "1",
 }
+
+
+@dataclass(frozen=True)
+class BaseRecipe:
+    """One debootstrap-made base image: its name, packages and rootfs cache folder."""
+
+    image: str
+    include: str  # debootstrap --include
+    rootfs_name: str
+    python_link: bool  # the Dockerfiles' entrypoints say `python`; a clean Debian has none
+
+
+SERVICE_BASE = BaseRecipe(
+    f"localhost/chat-base:{SUITE}", "python3,python3-venv,python3-pip", f"rootfs-{SUITE}", True
+)
+FRESH_BASE = BaseRecipe(
+    f"localhost/chat-fresh:{SUITE}",
+    "python3,git,make,curl,ca-certificates",
+    f"rootfs-{SUITE}-fresh",
+    False,
+)
+BASE_IMAGE = SERVICE_BASE.image
 
 
 @dataclass
@@ -109,10 +136,10 @@ def ensure_tools() -> None:
         raise RuntimeError(f"apt-get install finished but {still} still not on PATH")
 
 
-def _recipe() -> str:
+def _recipe(base: BaseRecipe) -> str:
     """Changes to what goes into the base (or to the host CAs) force a rebuild."""
     digest = hashlib.sha256()
-    for part in (SUITE, MIRROR, "python3,python3-venv,python3-pip", repr(sorted(BASE_ENV.items()))):
+    for part in (SUITE, MIRROR, repr(base), LOCAL_CA_IN_IMAGE, repr(sorted(BASE_ENV.items()))):
         digest.update(part.encode())
     if HOST_CA.exists():
         digest.update(HOST_CA.read_bytes())
@@ -139,11 +166,11 @@ def _unmount_below(path: Path) -> None:
         run(["umount", "-l", mnt], timeout=30, check=False)
 
 
-def _rootfs() -> Path:
-    rootfs = CACHE / f"rootfs-{SUITE}"
+def _rootfs(base: BaseRecipe) -> Path:
+    rootfs = CACHE / base.rootfs_name
     if (rootfs / ".complete").exists():
         return rootfs
-    partial = CACHE / f"rootfs-{SUITE}.partial"
+    partial = CACHE / f"{base.rootfs_name}.partial"
     if partial.exists():
         _unmount_below(partial)
         shutil.rmtree(partial)
@@ -151,7 +178,7 @@ def _rootfs() -> Path:
         [
             "debootstrap",
             "--variant=minbase",
-            "--include=python3,python3-venv,python3-pip",
+            f"--include={base.include}",
             SUITE,
             str(partial),
             MIRROR,
@@ -170,12 +197,14 @@ def _rootfs() -> Path:
     return rootfs
 
 
-def _import_base(rootfs: Path, recipe: str) -> None:
+def _import_base(base: BaseRecipe, rootfs: Path, recipe: str) -> None:
     if HOST_CA.exists():
         shutil.copyfile(HOST_CA, rootfs / CA_IN_IMAGE.lstrip("/"))
+        (rootfs / LOCAL_CA_IN_IMAGE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HOST_CA, rootfs / LOCAL_CA_IN_IMAGE)
     # The official slim images have `python` in /usr/local/bin; a Debian base only python3.
     link = rootfs / "usr/local/bin/python"
-    if not link.is_symlink():
+    if base.python_link and not link.is_symlink():
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to("/usr/bin/python3")
     tarball = CACHE / f"base-{recipe}.tar"
@@ -189,31 +218,30 @@ def _import_base(rootfs: Path, recipe: str) -> None:
             changes += ["--change", f"ENV {key}={value}"]
         changes += ["--change", f"LABEL chat.base.recipe={recipe}"]
         changes += ["--change", 'CMD ["python3"]']
-        podman("import", *changes, str(tarball), BASE_IMAGE, timeout=300)
+        podman("import", *changes, str(tarball), base.image, timeout=300)
     finally:
         tarball.unlink(missing_ok=True)
 
 
-def ensure_base() -> str:
+def ensure_base(base: BaseRecipe = SERVICE_BASE) -> str:
     """The local base image, built at most once per recipe; returns its name."""
-    recipe = _recipe()
+    recipe = _recipe(base)
     with _cache_lock():
-        exists = podman("image", "exists", BASE_IMAGE, check=False).returncode == 0
-        if exists:
+        if podman("image", "exists", base.image, check=False).returncode == 0:
             label = podman(
                 "image",
                 "inspect",
                 "--format",
                 '{{index .Labels "chat.base.recipe"}}',
-                BASE_IMAGE,
+                base.image,
             ).stdout.strip()
             if label == recipe:
-                with TIMINGS.phase(f"base {BASE_IMAGE} (reused)"):
-                    return BASE_IMAGE
-        cached = (CACHE / f"rootfs-{SUITE}" / ".complete").exists()
-        with TIMINGS.phase(f"base {BASE_IMAGE} (rootfs {'cached' if cached else 'debootstrap'})"):
-            _import_base(_rootfs(), recipe)
-    return BASE_IMAGE
+                with TIMINGS.phase(f"base {base.image} (reused)"):
+                    return base.image
+        cached = (CACHE / base.rootfs_name / ".complete").exists()
+        with TIMINGS.phase(f"base {base.image} (rootfs {'cached' if cached else 'debootstrap'})"):
+            _import_base(base, _rootfs(base), recipe)
+    return base.image
 
 
 def build_image(service: str, base: str, tag: str) -> str:

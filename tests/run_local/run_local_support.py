@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+from chat_testkit.ports import free_port_base
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
@@ -47,30 +45,6 @@ def load_script() -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up while defining
     spec.loader.exec_module(module)
     return module
-
-
-def free_port_base(span: int = 8) -> int:
-    """A base with `span` consecutive free loopback ports, below the ephemeral range (an
-    outgoing connection's local port there could take one between our probe and the bind)."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(10000, max(low - span, 10001))
-        socks: list[socket.socket] = []
-        try:
-            for port in range(base, base + span):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 def descendants(pid: int) -> set[int]:

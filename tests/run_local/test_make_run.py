@@ -6,6 +6,7 @@ stops it, so it comes after the others.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +111,59 @@ def test_make_run_browser_login_survives_reload(default_stack: Stack, artifacts_
         expect(sent).to_have_count(1)
         (artifacts_dir / "run-local").mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts_dir / "run-local" / "browser-after-reload.png"))
+
+
+def plain(output: str) -> str:
+    """Without ANSI colour codes, so each log test fails only for its own reason."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def service_lines(output: str, service: str) -> list[str]:
+    """The lines one child printed, without run_local's `name | ` prefix."""
+    return [
+        line.split(" | ", 1)[1]
+        for line in output.splitlines()
+        if " | " in line and line.split(" | ", 1)[0].strip() == service
+    ]
+
+
+def test_make_run_uvicorn_start_lines_once(default_stack: Stack) -> None:
+    """api and frontend each run two uvicorn servers in one process: every lifecycle line
+    is printed once per service, and "Uvicorn running on" once per port."""
+    output = plain(default_stack.output())
+    for service in ("api", "frontend"):
+        lines = service_lines(output, service)
+        for text in ("Started server process", "Application startup complete."):
+            assert sum(text in line for line in lines) == 1, (service, text, lines)
+        assert sum("Uvicorn running on" in line for line in lines) == 2, (service, lines)
+
+
+def test_make_run_redirected_log_has_no_colour_codes(default_stack: Stack) -> None:
+    """Output into a file gets NO_COLOR=1 from run_local, and the services honour it."""
+    output = default_stack.output()
+    assert "migrated" in output and "Uvicorn running on" in output  # service lines are there
+    assert "\x1b[" not in output
+
+
+def test_make_run_probes_not_logged_at_info(default_stack: Stack) -> None:
+    """Probes on every port of every service (and the gateway's own API checks) leave no
+    INFO line; an ordinary request still does."""
+    stack, api_marker, page_marker = default_stack, uuid.uuid4().hex, uuid.uuid4().hex
+    b = stack.base
+    probes = [f"http://127.0.0.1:{port}{path}" for port in (b, b + 1, b + 3, b + 5)
+              for path in ("/healthz", "/readyz")]  # fmt: skip
+    probes += [f"{stack.api}/api/healthz", f"http://127.0.0.1:{b + 2}/healthz"]
+    with httpx.Client(timeout=10) as http:
+        for url in probes:
+            http.get(url)
+        # Ordinary requests after the probes, to wait on: each service logs in order.
+        http.get(f"{stack.api}/api/openapi.json", headers={"X-Request-ID": api_marker})
+        http.get(f"http://127.0.0.1:{b + 2}/static/{page_marker}.js")
+    stack.wait_for(api_marker)
+    stack.wait_for(page_marker)
+    info = [line for line in plain(stack.output()).splitlines() if "[info " in line]
+    noisy = [line for line in info if re.search(r"/(healthz|readyz)\b|connection rejected", line)]
+    assert noisy == [], noisy[:5]
 
 
 def test_make_run_ctrl_c_stops_everything(default_stack: Stack) -> None:

@@ -7,11 +7,12 @@ import time
 import uuid
 
 import structlog
+from chat_contracts.logging import request_log_level
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("chat_api.request")
 # structlog runs its whole processor chain (timestamp, redaction) before the stdlib level
-# check drops the line, so the request line is only built when INFO is enabled.
+# check drops the line, so the request line is only built when its level is enabled.
 _stdlib_log = logging.getLogger("chat_api.request")
 
 
@@ -107,8 +108,10 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if _stdlib_log.isEnabledFor(logging.INFO):
-                log.info(
+            level = request_log_level(scope["path"])
+            if _stdlib_log.isEnabledFor(level):
+                log.log(
+                    level,
                     "request",
                     method=scope["method"],
                     path=scope["path"],

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import structlog
+from chat_contracts.logging import request_log_level
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -60,7 +61,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            log.info(
+            log.log(
+                request_log_level(scope["path"]),
                 "request",
                 method=scope["method"],
                 path=scope["path"],

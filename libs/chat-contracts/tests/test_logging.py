@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -44,3 +45,33 @@ def test_calls_below_the_level_never_reach_the_processors(
     log.warning("kept")
     assert seen == ["kept"]
     assert [line["event"] for line in _lines(capsys)] == ["kept"]
+
+
+def test_console_colours_follow_no_color(
+    restore_logging: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console renderer colours by default and never when NO_COLOR is set (no-color.org)."""
+    for value, coloured in (("", True), ("1", False)):
+        monkeypatch.setenv("NO_COLOR", value)
+        configure_logging("svc-c", level="INFO", json=False)
+        structlog.get_logger("t").info("hello")
+        assert ("\x1b[" in capsys.readouterr().err) is coloured
+
+
+def test_uvicorn_lifecycle_lines_once_per_process(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two uvicorn servers in one process: their identical lifecycle lines print once,
+    the per-port line for each port."""
+    configure_logging("svc-d", level="INFO")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    for port in (8000, 8001):
+        uvicorn_log.info("Started server process [%d]", 42)
+        uvicorn_log.info("Application startup complete.")
+        uvicorn_log.info("Uvicorn running on %s", f"http://127.0.0.1:{port}")
+    assert [line["event"] for line in _lines(capsys)] == [
+        "Started server process [42]",
+        "Application startup complete.",
+        "Uvicorn running on http://127.0.0.1:8000",
+        "Uvicorn running on http://127.0.0.1:8001",
+    ]

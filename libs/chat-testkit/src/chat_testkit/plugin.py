@@ -38,11 +38,12 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """For tests that call configure_logging: the root handlers, level and structlog's
-    configuration are put back afterwards so later tests log as before."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    """For tests that call configure_logging: the root handlers, level, uvicorn's filters
+    and structlog's configuration are put back afterwards so later tests log as before."""
+    root, uvicorn_log = logging.getLogger(), logging.getLogger("uvicorn.error")
+    handlers, level, filters = root.handlers[:], root.level, uvicorn_log.filters[:]
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    uvicorn_log.filters[:] = filters
     structlog.reset_defaults()
