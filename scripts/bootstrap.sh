@@ -4,7 +4,8 @@
 #
 # BOOTSTRAP_MINIMAL=1 (`make run`): only uv and the three services' packages. make run starts
 # no PostgreSQL or Redis of its own (SQLite and the in-process broker, or the servers that
-# DATABASE_URL/REDIS_URL name), so it needs no system package beyond Python's venv.
+# DATABASE_URL/REDIS_URL name), so it needs no system package beyond Python's venv; with
+# TLS=1 (`TLS=1 make run`) it also needs nginx and openssl (scripts/run_local_tls.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,6 @@ want() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] || want_apt+=(
 if [[ $minimal != 1 ]]; then
   want redis-server redis-server
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want initdb postgresql
-  want nginx nginx
   [[ -x /usr/bin/chromium ]] || want_apt+=(chromium)
   want promtool prometheus
   want shellcheck shellcheck
@@ -27,6 +27,12 @@ if [[ $minimal != 1 ]]; then
   want podman podman
   want runc runc
   want debootstrap debootstrap
+  # Browser tests over TLS: certutil puts the test CA into Chromium's NSS database.
+  want certutil libnss3-tools
+fi
+if [[ $minimal != 1 || ${TLS:-0} == 1 ]]; then
+  want nginx nginx
+  want openssl openssl
 fi
 
 if [[ -x $UV_VENV/bin/uv ]]; then export PATH="$PWD/$UV_VENV/bin:$PATH"; fi

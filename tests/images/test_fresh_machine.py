@@ -25,7 +25,7 @@ BOOTSTRAP_WITHIN = 1800.0
 # What `make test` needs from apt on a Debian machine (scripts/bootstrap.sh installs them).
 TEST_PACKAGES = {
     "redis-server", "postgresql", "nginx", "chromium", "prometheus", "shellcheck", "npm",
-    "podman", "runc", "debootstrap",
+    "podman", "runc", "debootstrap", "libnss3-tools", "openssl",
 }  # fmt: skip
 DEV_MODULES = ("pytest", "playwright", "mypy", "schemathesis")
 FIND_MODULES = (
@@ -129,6 +129,7 @@ def test_make_bootstrap_on_a_clean_debian(machine: FreshMachine) -> None:
     assert sorted(installed["apt"].split()) == sorted(wanted - before), output[-4000:]
     assert re.fullmatch(r"\d+ packages", installed["venv"]), installed
     tools = "command -v redis-server nginx promtool shellcheck npm podman runc debootstrap"
+    tools += " certutil openssl"
     machine.sh(f"{tools} && test -x /usr/bin/chromium && ls /usr/lib/postgresql/*/bin/initdb")
     assert machine.sh(in_repo + FIND_MODULES).split() == list(DEV_MODULES)
 
