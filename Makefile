@@ -19,7 +19,7 @@ help:
 bootstrap: ## install system packages (as root on Debian), uv and the locked venv
 	@bash scripts/bootstrap.sh
 
-run: ## start api, ws-gateway and frontend locally (SQLite + in-process broker; DATABASE_URL/REDIS_URL, GATEWAY_REPLICAS=2)
+run: ## start api, ws-gateway and frontend locally (SQLite + in-process broker; DATABASE_URL/REDIS_URL, GATEWAY_REPLICAS=2; TLS=1 for https via nginx)
 	@BOOTSTRAP_MINIMAL=1 bash scripts/bootstrap.sh
 	@$(PY) python scripts/run_local.py $(RUN_ARGS)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from chart_support import CHART, ROOT, Doc, Helm, Notes, find, one
+from chart_support import CHART, ROOT, Doc, Helm, Notes, env_of, find, one
 
 pytestmark = pytest.mark.chart
 
@@ -129,3 +129,20 @@ def test_up_sh_wires_tls() -> None:
     assert "--set tls.selfSignedIssuer=true" in text
     assert "-f k8s-dev/values-dev-tls.yaml" in text
     assert (ROOT / "k8s-dev" / "cert-manager.sh").is_file()
+
+
+@pytest.mark.parametrize("major", [3, 4])
+def test_hsts_only_with_tls(helms: dict[int, Helm], major: int) -> None:
+    """The frontend gets HSTS_MAX_AGE_SECONDS (a plain integer) only when the Ingress serves
+    HTTPS; k8s-dev's TLS values keep it off, since it serves localhost."""
+    helm = helms[major]
+    plain = env_of(helm.template(*SECRET, *HOST), "frontend")
+    assert "HSTS_MAX_AGE_SECONDS" not in plain and "HSTS_INCLUDE_SUBDOMAINS" not in plain
+    tls = env_of(helm.template(*SECRET, *CERT_MANAGER), "frontend")
+    assert (tls["HSTS_MAX_AGE_SECONDS"], tls["HSTS_INCLUDE_SUBDOMAINS"]) == ("31536000", "false")
+    sub = ("--set", "frontend.hsts.includeSubDomains=true")
+    assert (
+        env_of(helm.template(*SECRET, *CERT_MANAGER, *sub), "frontend")["HSTS_INCLUDE_SUBDOMAINS"]
+        == "true"
+    )
+    assert "HSTS_MAX_AGE_SECONDS" not in env_of(helm.template(*SECRET, *DEV_TLS), "frontend")
