@@ -4,6 +4,7 @@ resilient clients on both replicas, checked against the PostgreSQL oracle."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 
@@ -18,6 +19,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from websockets.exceptions import ConnectionClosed
 
 CLIENTS = 3
 
@@ -58,10 +60,15 @@ class ChatMachine(RuleBasedStateMachine):
     def resend_acked(self, who: int) -> None:
         """A client retries an already-acked message (as after a lost ack): same row back."""
         c = self.clients[who]
-        if not c.acked or c._ws is None:
+        ws = c._ws
+        if not c.acked or ws is None:
             return
         cmid = next(iter(c.acked))
-        self.run(c._ws.send(json.dumps(c.sent[cmid])))
+        # Right after a `drop` the old socket is still set (its reader has not yet seen the
+        # abort): that retry is lost in the cut, as on a real network, and the oracle still
+        # holds. Sending on it raised ConnectionClosedError in the test itself (CI run, 12-01).
+        with contextlib.suppress(ConnectionClosed):
+            self.run(ws.send(json.dumps(c.sent[cmid])))
 
     @rule(who=st.integers(0, CLIENTS - 1))
     def drop(self, who: int) -> None:
@@ -113,3 +120,18 @@ def test_state_machine_against_the_oracle(api: Api, pair: list[Gateway]) -> None
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+def test_resend_right_after_a_drop(api: Api, pair: list[Gateway]) -> None:
+    """The sequence CI found: a retry on the socket just cut is lost, nothing else breaks."""
+    ChatMachine.api, ChatMachine.pair = api, pair
+    machine = ChatMachine()
+    try:
+        machine.send(0, "0")
+        machine.settle()
+        machine.drop(0)
+        machine.resend_acked(0)
+        machine.settle()
+        machine.no_live_duplicates()
+    finally:
+        machine.teardown()
