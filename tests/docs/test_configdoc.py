@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Literal
@@ -82,3 +83,17 @@ def test_check_mode_reports_a_stale_region(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(configdoc, "ROOT", tmp_path)
     assert configdoc.main(["--check"]) == 1
     assert "api/README.md" in capsys.readouterr().err
+
+
+def test_contract_ports_are_the_defaults():
+    """Each `N (`VAR`` port in docs/contract.md's service table is that variable's default."""
+    text = (ROOT / "docs" / "contract.md").read_text()
+    defaults = {}
+    for service in configdoc.SERVICES:
+        cls = configdoc.load(service)
+        for name, field in cls.model_fields.items():
+            defaults[configdoc.env_name(cls, name, field)] = field.default
+    found = re.findall(r"(\d+) \(`([A-Z_]+)`", text)
+    assert len(found) == 6
+    for port, var in found:
+        assert defaults[var] == int(port), f"docs/contract.md: {var} {port}, code {defaults[var]}"
