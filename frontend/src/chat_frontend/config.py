@@ -15,22 +15,46 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
-    # What the browser uses: relative = same origin as the page (the ingress case).
-    public_api_base: str = "/api"
-    public_ws_url: str = "/ws"
+    public_api_base: str = Field(
+        "/api",
+        description="API base the browser calls. A path = same origin as the page (ingress). "
+        "An absolute `http(s)://host:port/api` is added to CSP `connect-src`; the API must "
+        "then list the frontend origin in `CORS_ORIGINS`.",
+    )
+    public_ws_url: str = Field(
+        "/ws",
+        description="Gateway WebSocket URL. A path = same host, `ws:`/`wss:` following the "
+        "page's scheme. An absolute `ws(s)://host:port/ws` is added to `connect-src`; the "
+        "gateway must then list the frontend origin in `ALLOWED_ORIGINS`.",
+    )
 
-    frontend_host: str = "0.0.0.0"  # a container service listens on all interfaces
-    frontend_port: int = Field(default=8080, ge=0, le=65535)
-    frontend_ops_port: int = Field(default=9102, ge=0, le=65535)
+    frontend_host: str = Field(
+        "0.0.0.0", description="Bind address of both servers (a container listens on all)."
+    )
+    frontend_port: int = Field(default=8080, ge=0, le=65535, description="Site port.")
+    frontend_ops_port: int = Field(
+        default=9102,
+        ge=0,
+        le=65535,
+        description="Health/metrics port (never routed by the ingress).",
+    )
 
-    # Strict-Transport-Security max-age on HTTPS responses; 0 = no header (plain-http dev).
-    # Turn on only where the whole host is HTTPS-only: browsers then refuse http:// to it
-    # for that long, whatever port.
-    hsts_max_age_seconds: int = Field(default=0, ge=0, le=2 * 365 * 24 * 3600)
-    hsts_include_subdomains: bool = False
+    hsts_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 24 * 3600,
+        description="`Strict-Transport-Security` max-age on HTTPS responses (never over "
+        "plain http); 0 = no header. Set it only where the whole host is HTTPS-only: "
+        "browsers then refuse `http://` to it, on any port, for that long.",
+    )
+    hsts_include_subdomains: bool = Field(
+        False, description="Adds `includeSubDomains` (every subdomain must be HTTPS too)."
+    )
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_json: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="structlog level (any case)."
+    )
+    log_json: bool = Field(True, description="JSON lines on stderr (`false` = console renderer).")
 
     @field_validator("log_level", mode="before")
     @classmethod

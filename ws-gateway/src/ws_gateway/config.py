@@ -1,4 +1,4 @@
-"""Gateway settings, only from environment variables (names per docs/contract.md)."""
+"""Gateway settings, only from environment variables (tables rendered by `make docs`)."""
 
 from __future__ import annotations
 
@@ -39,63 +39,133 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
-    gateway_host: str = "0.0.0.0"
-    gateway_port: int = 8765
-    gateway_path: str = "/ws"
-    gateway_ops_host: str = "0.0.0.0"
-    gateway_ops_port: int = 9100
+    gateway_host: str = Field("0.0.0.0", description="Bind address of the client WebSocket.")
+    gateway_port: int = Field(8765, description="Client WebSocket port.")
+    gateway_path: str = Field("/ws", description="WebSocket path (the ingress routes it).")
+    gateway_ops_host: str = Field("0.0.0.0", description="Bind address of the ops listener.")
+    gateway_ops_port: int = Field(
+        9100, description="`/healthz`, `/readyz`, `/metrics`; never routed by the ingress."
+    )
 
-    api_url: str = "http://127.0.0.1:8000"
-    api_internal_url: str = "http://127.0.0.1:8001"
-    api_prefix: str = "/api"
-    api_timeout_seconds: float = 5.0
-    # HTTP connections to the API (auth bursts of a reconnect storm + store batches).
-    api_max_connections: int = 200
+    api_url: str = Field(
+        "http://127.0.0.1:8000", description="Public API (messages, rooms, history)."
+    )
+    api_internal_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="Internal API: `/validate-token`, `/messages/batch`, `/healthz`.",
+    )
+    api_prefix: str = Field("/api", description="The API's public route prefix.")
+    api_timeout_seconds: float = Field(
+        5.0,
+        description="Per API call (a store batch is one call); also the longest wait for a "
+        "free connection.",
+    )
+    api_max_connections: int = Field(
+        200,
+        description="HTTP connections to the API (token checks of a reconnect storm plus "
+        "store batches); calls beyond it wait.",
+    )
     # Batched message stores (store.py): batch requests in flight at once, and messages
     # allowed to wait for one before sends are refused "overloaded" (retryable).
-    store_concurrency: int = 4
-    store_queue_max: int = 5000
+    store_concurrency: int = Field(
+        4,
+        description="Store batch requests in flight at once (keep near the API's DB pool "
+        "size per replica).",
+    )
+    store_queue_max: int = Field(
+        5000,
+        description="Messages waiting for a batch slot; beyond it sends are nacked "
+        'retryable "overloaded".',
+    )
     # While a batch is in flight, another one opens only once this many sends wait: at
     # moderate load the queue then grows into one larger request instead of paying the
     # API's per-request cost per message (measured: 1.5 items per batch without it).
-    store_parallel_min: int = Field(32, ge=1)
+    store_parallel_min: int = Field(
+        32,
+        ge=1,
+        description="While a batch is in flight, another opens only once this many sends "
+        "wait, so moderate load makes one larger batch instead of many small requests.",
+    )
 
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        None, description="Redis for pub/sub and presence; unset = in-process broker, one replica."
+    )
     # Comma list of origins ("scheme://host[:port]", written in any case, with or without a
     # default port or a trailing "/"); "*" allows any. See origin_allowed().
-    allowed_origins: str = "http://localhost:8080,http://127.0.0.1:8080"
-    # Browsers always send Origin; non-browser clients (bots, tests, load tools) may not.
-    allow_missing_origin: bool = True
-    replica_id: str = Field(default_factory=socket.gethostname)
+    allowed_origins: str = Field(
+        "http://localhost:8080,http://127.0.0.1:8080",
+        description="Comma list of origins `scheme://host[:port]` allowed to open a socket "
+        "(http/https; normalised, anything else stops start-up); `*` = any. The handshake's "
+        "Origin must equal one exactly.",
+    )
+    allow_missing_origin: bool = Field(
+        True,
+        description="Accept handshakes without an Origin header (browsers always send one; "
+        "bots, tests and load tools may not).",
+    )
+    replica_id: str = Field(
+        default_factory=socket.gethostname,
+        description="Presence member suffix and canary channel; defaults to the hostname.",
+    )
 
-    drain_seconds: float = 20.0
-    # Unready but still serving for this long before closing sockets, so load balancers
-    # stop routing here first (0 when a preStop sleep already does this).
-    drain_delay_seconds: float = 0.0
-    ping_interval_seconds: float = 20.0
-    ping_timeout_seconds: float = 20.0
-    close_timeout_seconds: float = 5.0
-    auth_timeout_seconds: float = 5.0
-    reauth_grace_seconds: float = 30.0
+    drain_seconds: float = Field(
+        20.0,
+        description="Upper bound of the drain after SIGTERM (keep below the pod's grace "
+        "period): in-flight stores get until then, then every socket is closed 1012 at once.",
+    )
+    drain_delay_seconds: float = Field(
+        0.0,
+        description="Stay unready but serving this long before the drain closes sockets "
+        "(0 when a preStop sleep already does this).",
+    )
+    ping_interval_seconds: float = Field(
+        20.0, description="Keep-alive pings; keep well under every proxy idle timeout."
+    )
+    ping_timeout_seconds: float = Field(
+        20.0, description="A socket whose pong is this late is closed."
+    )
+    close_timeout_seconds: float = Field(5.0, description="Closing handshake wait.")
+    auth_timeout_seconds: float = Field(5.0, description="Deadline for the first `auth` frame.")
+    reauth_grace_seconds: float = Field(
+        30.0, description="Time to answer `reauth_required` after the token expires."
+    )
 
-    max_frame_bytes: int = 64 * 1024
-    send_queue_max: int = 512
-    max_sockets_per_user: int = 10
-    # Token bucket over every client frame: steady rate and burst.
-    rate_per_second: float = 10.0
-    rate_burst: float = 30.0
-    # Frames refused by the bucket before the socket is closed with 1008.
-    rate_abuse_limit: int = 20
-    typing_min_interval_seconds: float = 1.0
+    max_frame_bytes: int = Field(64 * 1024, description="Larger frames close the socket 1009.")
+    send_queue_max: int = Field(
+        512,
+        description="Frames queued per socket once it stopped keeping up, before close 1013.",
+    )
+    max_sockets_per_user: int = Field(
+        10, description="Per replica; one more is refused 1008 before `auth_ok`."
+    )
+    rate_per_second: float = Field(
+        10.0, description="Token bucket over every client frame: steady rate."
+    )
+    rate_burst: float = Field(30.0, description="Token bucket over every client frame: burst.")
+    rate_abuse_limit: int = Field(
+        20,
+        description="Frames refused by the bucket (each answered `rate_limited`) before "
+        "close 1008.",
+    )
+    typing_min_interval_seconds: float = Field(
+        1.0, description="Typing events accepted at most this often per socket and room."
+    )
 
-    resume_cap: int = 500
-    presence_ttl_seconds: float = 15.0
-    presence_interval_seconds: float = 1.0
-    canary_interval_seconds: float = 2.0
-    readiness_interval_seconds: float = 2.0
+    resume_cap: int = Field(
+        500, description="Most messages replayed per room on `resume` before a `reset`."
+    )
+    presence_ttl_seconds: float = Field(
+        15.0,
+        description="A dead replica's users go offline within this (heartbeat every TTL/3).",
+    )
+    presence_interval_seconds: float = Field(1.0, description="Presence diff/batch period.")
+    canary_interval_seconds: float = Field(
+        2.0, description="Pub/sub probe period; unready after ~3 missed probes."
+    )
+    readiness_interval_seconds: float = Field(2.0, description="API reachability check period.")
 
-    log_level: str = "INFO"
-    log_json: bool = True
+    log_level: str = Field("INFO", description="structlog level.")
+    log_json: bool = Field(True, description="JSON log lines; tokens are never logged.")
 
     @field_validator("allowed_origins")
     @classmethod
