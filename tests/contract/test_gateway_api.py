@@ -35,6 +35,7 @@ class Stack:
     client: httpx.AsyncClient  # the gateway's client: routes to both ports
     validator: TokenValidator
     api: ApiClient
+    store: StoreBatcher  # how the gateway stores a message frame
     redis_url: str
 
     async def user(self, name: str) -> str:
@@ -69,6 +70,7 @@ async def stack(postgres_server: PostgresServer, redis_server: RedisServer) -> A
             client=client,
             validator=TokenValidator(client, "http://api-internal"),
             api=ApiClient(client, "http://api", "/api"),
+            store=StoreBatcher(client, "http://api-internal", concurrency=4, queue_max=100),
             redis_url=redis_server.url,
         )
     finally:
@@ -87,23 +89,17 @@ async def test_validate_token_response_is_what_the_gateway_reads(stack: Stack) -
 
 
 async def test_message_calls_round_trip_through_the_gateway_client(stack: Stack) -> None:
-    """post/edit/delete/replay as the gateway calls them parse into MessageData."""
+    """store/edit/delete/replay as the gateway calls them parse into MessageData."""
     token = await stack.user("contract_b")
     headers = {"Authorization": f"Bearer {token}"}
     room = (
         await stack.public.post("/api/rooms", json={"name": "c", "kind": "public"}, headers=headers)
     ).json()
-    first = await stack.api.post_message(
-        token, room_id=room["id"], content="one", client_msg_id="c-1"
-    )
-    again = await stack.api.post_message(
-        token, room_id=room["id"], content="one", client_msg_id="c-1"
-    )
+    first = await stack.store.store(token, room_id=room["id"], content="one", client_msg_id="c-1")
+    again = await stack.store.store(token, room_id=room["id"], content="one", client_msg_id="c-1")
     assert isinstance(first, MessageData) and first == again and first.seq == 1
     for i in range(2, 6):
-        await stack.api.post_message(
-            token, room_id=room["id"], content=str(i), client_msg_id=f"c-{i}"
-        )
+        await stack.store.store(token, room_id=room["id"], content=str(i), client_msg_id=f"c-{i}")
     edited = await stack.api.edit_message(token, first.id, "uno")
     assert edited.content == "uno" and edited.seq == 1
     deleted = await stack.api.delete_message(token, first.id)
@@ -120,12 +116,13 @@ async def test_api_errors_map_to_gateway_retry_semantics(stack: Stack) -> None:
     """Client mistakes are non-retryable for the gateway (nack retryable=false); outages are."""
     token = await stack.user("contract_c")
     with pytest.raises(ApiError) as missing:
-        await stack.api.post_message(token, room_id=10**9, content="x", client_msg_id="c-x")
+        await stack.api.get_room(token, 10**9)
     assert missing.value.status == 404 and not missing.value.retryable
-    dead = ApiClient(httpx.AsyncClient(), "http://127.0.0.1:1", "/api")
-    with pytest.raises(ApiError) as down:
-        await dead.post_message(token, room_id=1, content="x", client_msg_id="c-y")
-    assert down.value.retryable
+    async with httpx.AsyncClient() as unreachable:
+        dead = ApiClient(unreachable, "http://127.0.0.1:1", "/api")
+        with pytest.raises(ApiError) as down:
+            await dead.get_room(token, 1)
+    assert down.value.status == 0 and down.value.retryable
 
 
 async def test_published_envelope_is_what_the_gateway_decodes(stack: Stack) -> None:
@@ -139,7 +136,7 @@ async def test_published_envelope_is_what_the_gateway_decodes(stack: Stack) -> N
     pubsub = redis.pubsub()
     await pubsub.psubscribe(ROOM_CHANNEL_PATTERN)
     try:
-        stored = await stack.api.post_message(
+        stored = await stack.store.store(
             token, room_id=room["id"], content="hi", client_msg_id="e-1"
         )
         async with asyncio.timeout(10):

@@ -88,10 +88,6 @@ class RedisPublisher:
         except (RedisError, OSError):
             return False
 
-    @property
-    def client(self) -> aioredis.Redis:
-        return self._redis
-
     async def close(self) -> None:
         await self._redis.aclose()
 

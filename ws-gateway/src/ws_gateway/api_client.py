@@ -66,14 +66,6 @@ class ApiClient:
         room: dict[str, Any] = await self._call("get_room", "GET", f"/rooms/{room_id}", token)
         return room
 
-    async def post_message(
-        self, token: str, *, room_id: int, content: str, client_msg_id: str
-    ) -> MessageData:
-        body = {"room_id": room_id, "content": content, "client_msg_id": client_msg_id}
-        return MessageData.model_validate(
-            await self._call("post_message", "POST", "/messages", token, json=body)
-        )
-
     async def edit_message(self, token: str, message_id: int, content: str) -> MessageData:
         return MessageData.model_validate(
             await self._call(

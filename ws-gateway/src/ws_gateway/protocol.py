@@ -28,7 +28,6 @@ class ErrorCode(StrEnum):
     API_ERROR = "api_error"
     UNAVAILABLE = "unavailable"
     AUTH_FAILED = "auth_failed"
-    DRAINING = "draining"
 
 
 class CloseCode:

@@ -64,14 +64,6 @@ class StoreBatcher:
         self._batches: set[asyncio.Task[None]] = set()
         self._dispatch_pending = False
 
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._batches)
-
     async def store(
         self, token: str, *, room_id: int, content: str, client_msg_id: str
     ) -> MessageData:

@@ -1,4 +1,4 @@
-"""The batch store as Core statements (SQLite; PostgreSQL runs pgbatch.py's fixed SQL).
+"""The batch store as Core statements, on SQLite only (PostgreSQL runs pgbatch.py's fixed SQL).
 
 Lookup of sessions, rooms and stored client ids; seq reservation, one INSERT, read markers.
 """
@@ -12,16 +12,13 @@ from typing import Any, cast
 
 from chat_contracts.events import MessageData
 from sqlalchemy import (
-    BigInteger,
     Table,
     bindparam,
     case,
-    column,
     insert,
     select,
     tuple_,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,21 +56,13 @@ async def lookup(
 async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
     """Reserves `counts[room]` seqs per room; returns each room's new last_seq.
 
-    The row locks are taken in room-id order so two batches sharing rooms queue instead of
-    deadlocking; they are held to the commit, so seqs appear in commit order with no gap.
+    SQLite runs every transaction as BEGIN IMMEDIATE (one writer at a time), so the seqs
+    appear in commit order with no gap without row locks.
     """
-    locked = (
-        select(_rooms.c.id)
-        .where(_rooms.c.id.in_(counts))
-        .order_by(_rooms.c.id)
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: what a plain UPDATE takes
-        .cte("locked")
-        .prefix_with("MATERIALIZED", dialect="postgresql")  # lock before updating, in order
-    )
     bump = case(*((_rooms.c.id == room_id, n) for room_id, n in counts.items()))
     rows = await conn.execute(
         update(_rooms)
-        .where(_rooms.c.id == locked.c.id)
+        .where(_rooms.c.id.in_(counts))
         .values(last_seq=_rooms.c.last_seq + bump)
         .returning(_rooms.c.id, _rooms.c.last_seq)
     )
@@ -82,23 +71,6 @@ async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int,
 
 async def advance_markers(conn: AsyncConnection, marks: dict[tuple[int, int], int]) -> None:
     """The sender has read up to their own newest message; markers only move forward."""
-    if conn.dialect.name == "postgresql":
-        src = values(
-            column("room_id", BigInteger),
-            column("user_id", BigInteger),
-            column("seq", BigInteger),
-            name="marks",
-        ).data([(room_id, user_id, seq) for (room_id, user_id), seq in marks.items()])
-        await conn.execute(
-            update(_members)
-            .where(
-                _members.c.room_id == src.c.room_id,
-                _members.c.user_id == src.c.user_id,
-                _members.c.last_read_seq < src.c.seq,
-            )
-            .values(last_read_seq=src.c.seq)
-        )
-        return
     # SQLite cannot name a VALUES list's columns; it is in-process, so many statements are cheap.
     await conn.execute(
         update(_members)

@@ -82,10 +82,6 @@ async def start_session(
     await session.commit()
 
 
-async def get_session(session: AsyncSession, *, session_id: str) -> AuthSession | None:
-    return await session.get(AuthSession, session_id)
-
-
 async def rotate_refresh(
     session: AsyncSession, *, session_id: str, old_jti: str, new_jti: str
 ) -> bool:

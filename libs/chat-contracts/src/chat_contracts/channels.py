@@ -10,9 +10,6 @@ REVOCATION_CHANNEL = "chat:revocations"
 # Each gateway replica sends a canary through Redis on its own channel.
 PROBE_CHANNEL_PREFIX = "chat:probe:"
 PRESENCE_KEY_PREFIX = "chat:presence:"
-# Deny-list of revoked token ids (jti) and sessions (sid), with TTL = token lifetime.
-DENY_JTI_PREFIX = "chat:deny:jti:"
-DENY_SID_PREFIX = "chat:deny:sid:"
 
 
 def room_channel(room_id: int) -> str:

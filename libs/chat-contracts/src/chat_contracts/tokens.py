@@ -54,7 +54,7 @@ class TokenClaims(BaseModel):
     iss: str
     aud: str
     typ: TokenType
-    jti: str  # unique per token: the deny-list key
+    jti: str  # unique per token: a refresh token's is its session's current one (rotation)
     sid: str  # session (refresh family): logout revokes it
     ver: int  # user's token version: a password change bumps it
 
