@@ -67,10 +67,14 @@ async function main() {
       $("composer-form").hidden = !has;
       $("typing-indicator").textContent = "";
       if (has) this.title(rs);
+      else document.title = "Chat";
       app.classList.remove("show-sidebar");
     },
     title(rs) {
-      $("room-title").textContent = roomLabel(store, rs);
+      const label = roomLabel(store, rs);
+      $("room-title").textContent = label;
+      // The tab names the open room: "#general · Chat", a DM by the other person's name.
+      document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
       const kind = { public: "public room", private: "private room", dm: "direct message" }[rs.room.kind] || rs.room.kind;
       $("room-meta").textContent = `${kind} · ${rs.room.member_count ?? rs.members.size} members`;
       $("leave-room-button").hidden = rs.room.kind === "dm";
