@@ -101,3 +101,16 @@ def test_title_names_the_open_room(chat) -> None:
     expect(page.get_by_test_id("room-title")).to_have_text("Bob")
     expect(page).to_have_title("Bob · Chat")
     assert errors == []
+
+
+def test_member_counts_are_pluralised(chat) -> None:
+    """The room header and the public room list say "1 member", "2 members", "0 members"."""
+    page, errors = chat
+    open_room(page, 7)
+    expect(page.get_by_test_id("room-meta")).to_have_text("public room · 1 member")
+    open_room(page, 8)
+    expect(page.get_by_test_id("room-meta")).to_have_text("private room · 2 members")
+    page.get_by_test_id("open-room-browser").click()
+    counts = page.get_by_test_id("public-room-members")
+    expect(counts).to_have_text(["1 member", "2 members", "0 members"])
+    assert errors == []

@@ -43,6 +43,11 @@ export function setText(node, text) {
   node.textContent = text ?? "";
 }
 
+/** "1 member", "2 members", "0 members": a count with its noun in the right number. */
+export function plural(count, singular, pluralForm = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : pluralForm}`;
+}
+
 /** Show an inline message (or hide it when text is empty). */
 export function showMessage(node, text) {
   node.textContent = text || "";

@@ -7,7 +7,7 @@ import { roomLabel, SidebarView } from "../chat/sidebar-view.js";
 import { config } from "../config.js";
 import { ChatSocket } from "../socket.js";
 import { Store } from "../store.js";
-import { $, errorText } from "../ui.js";
+import { $, errorText, plural } from "../ui.js";
 
 const STATE_TEXT = {
   connecting: "Connecting…",
@@ -76,7 +76,7 @@ async function main() {
       // The tab names the open room: "#general · Chat", a DM by the other person's name.
       document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
       const kind = { public: "public room", private: "private room", dm: "direct message" }[rs.room.kind] || rs.room.kind;
-      $("room-meta").textContent = `${kind} · ${rs.room.member_count ?? rs.members.size} members`;
+      $("room-meta").textContent = `${kind} · ${plural(rs.room.member_count ?? rs.members.size, "member")}`;
       $("leave-room-button").hidden = rs.room.kind === "dm";
     },
   };
