@@ -94,12 +94,18 @@ async function rawFetch(method, path, body, { auth = true, keepalive = false } =
 /**
  * Trade the refresh cookie for a new access token. Rotation makes a refresh token
  * single-use and replay revokes the session, so tabs take turns via a Web Lock.
+ * `optional` (the page-load probe): no refresh cookie is a 204 and resolves to null,
+ * so a signed-out visit logs no failed request; a bad or revoked cookie is still a 401.
  */
-export function refresh() {
+export function refresh({ optional = false } = {}) {
   if (!refreshing) {
     const run = async () => {
       try {
-        const body = await rawFetch("POST", "/refresh", {}, { auth: false });
+        const body = await rawFetch("POST", optional ? "/refresh?optional=true" : "/refresh", {}, { auth: false });
+        if (!body) {
+          clearSession();
+          return null;
+        }
         setSession(body);
         return body.user;
       } catch (err) {
@@ -118,7 +124,7 @@ export function refresh() {
 /** Restore the session on page load; resolves to the user or null when signed out. */
 export async function restoreSession() {
   try {
-    return await refresh();
+    return await refresh({ optional: true });
   } catch (err) {
     if (err instanceof ApiError && err.status < 500) return null;
     throw err;
