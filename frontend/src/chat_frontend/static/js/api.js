@@ -35,7 +35,6 @@ function emit() {
 }
 
 export const getToken = () => accessToken;
-export const getUser = () => currentUser;
 export const tokenValidFor = () => Math.max(0, tokenExpiresAt - Date.now());
 
 function setSession(body) {
@@ -50,7 +49,7 @@ function setSession(body) {
   emit();
 }
 
-export function clearSession() {
+function clearSession() {
   const had = accessToken !== null;
   accessToken = null;
   tokenExpiresAt = 0;
@@ -132,7 +131,7 @@ export async function restoreSession() {
 }
 
 /** Authenticated request; one transparent refresh + retry when the token expired. */
-export async function request(method, path, body, options = {}) {
+async function request(method, path, body, options = {}) {
   if (!accessToken || tokenValidFor() < 5_000) {
     await refresh();
   }
@@ -175,7 +174,6 @@ const q = (params) => {
 };
 
 export const api = {
-  me: () => request("GET", "/users/me"),
   updateMe: (patch) => request("PUT", "/users/me", patch),
   user: (id) => request("GET", `/users/${encodeURIComponent(id)}`),
   searchUsers: (prefix) => request("GET", `/users?${q({ q: prefix })}`),
@@ -190,8 +188,6 @@ export const api = {
   markRead: (id, seq, { keepalive = false } = {}) => request("PUT", `/rooms/${id}/read`, { seq }, { keepalive }),
   messages: (roomId, { before, after, limit } = {}) =>
     request("GET", `/messages?${q({ room_id: roomId, before, after, limit })}`),
-  sendMessage: (roomId, content, clientMsgId) =>
-    request("POST", "/messages", { room_id: roomId, content, client_msg_id: clientMsgId }),
   editMessage: (id, content) => request("PATCH", `/messages/${id}`, { content }),
   deleteMessage: (id) => request("DELETE", `/messages/${id}`),
 };
