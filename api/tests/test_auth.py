@@ -184,6 +184,32 @@ async def test_refresh_from_cookie(api: Api) -> None:
     assert (await api.client.post("/api/refresh")).status_code == 401
 
 
+async def test_optional_refresh_without_cookie_is_204(api: Api) -> None:
+    """The page-load probe: no refresh token with `optional=true` is 204 with no body, while
+    a bad or revoked one is still 401, and so is the plain call without a cookie."""
+    signed_out = await api.client.post("/api/refresh?optional=true")
+    assert signed_out.status_code == 204 and signed_out.content == b""
+    assert "set-cookie" not in signed_out.headers
+    assert (await api.client.post("/api/refresh")).status_code == 401
+    assert (await api.client.post("/api/refresh?optional=false")).status_code == 401
+
+    api.client.cookies.set("chat_refresh", "not-a-token", path="/api")
+    assert (await api.client.post("/api/refresh?optional=true")).status_code == 401
+    api.client.cookies.clear()
+
+    user = await api.register()
+    await api.login(user["username"])
+    ok = await api.client.post("/api/refresh?optional=true")
+    assert ok.status_code == 200 and ok.json()["user"]["id"] == user["id"]
+    bearer = {"Authorization": f"Bearer {ok.json()['access_token']}"}
+    assert (await api.client.post("/api/logout", headers=bearer)).status_code == 204
+    # Logout cleared the cookie; a revoked token sent anyway is refused, not "signed out".
+    revoked = await api.client.post(
+        "/api/refresh?optional=true", json={"refresh_token": ok.json()["refresh_token"]}
+    )
+    assert revoked.status_code == 401
+
+
 async def test_access_token_rejected_by_refresh(api: Api) -> None:
     """Token types do not mix: an access token cannot refresh."""
     user = await api.user()

@@ -25,6 +25,22 @@ async def _hammer_login(api: Api, username: str, times: int) -> list[int]:
     return codes
 
 
+async def test_retry_after_readable_by_a_cross_origin_page(api_factory) -> None:
+    """`make run` serves pages from another origin than the API: CORS exposes Retry-After,
+    so the login page can say how long to wait (fetch hides non-safelisted headers)."""
+    origin = "http://localhost:3000"
+    api: Api = await api_factory(login_rate_per_username="1/minute", cors_origins=origin)
+    body = {"username": "nobody_here", "password": "wrong-pass"}
+    codes = []
+    for _ in range(2):
+        resp = await api.client.post("/api/login", json=body, headers={"Origin": origin})
+        codes.append(resp.status_code)
+    assert codes == [401, 429]
+    assert resp.headers["access-control-allow-origin"] == origin
+    exposed = resp.headers.get("access-control-expose-headers", "").lower().split(",")
+    assert "retry-after" in [h.strip() for h in exposed] and resp.headers["retry-after"]
+
+
 async def test_login_limited_per_username(api_factory) -> None:
     """The per-username budget trips even when attempts would come from many IPs."""
     api: Api = await api_factory(login_rate_per_username="3/minute")

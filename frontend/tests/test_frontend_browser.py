@@ -102,13 +102,28 @@ def test_ui_helper_renders_markup_as_text(frontend, page: Page) -> None:
     assert page.page.evaluate("window.__xss") is None
 
 
-def test_chat_page_without_session_goes_to_login(frontend, page: Page) -> None:
-    """The chat page's module graph loads; with no refresh cookie it sends the user to /login."""
-    page.page.goto(frontend.url + "/")
+def signed_out_api(route: Any) -> None:
+    """POST /api/refresh as the API answers it with no cookie: 204 when optional, else 401."""
+    if "optional=true" in route.request.url:
+        route.fulfill(status=204)
+    else:
+        route.fulfill(status=401, json={"detail": "refresh token missing"})
+
+
+@pytest.mark.parametrize("path", ["/", "/profile"])
+def test_signed_out_visit_goes_to_login_with_a_clean_console(
+    frontend, page: Page, path: str
+) -> None:
+    """With no refresh cookie the chat and profile pages send the user to /login, and the
+    session probe (`?optional=true`, answered 204) logs no error on the way: no red 401."""
+    probes: list[str] = []
+    page.page.on("request", lambda r: probes.append(r.url) if "/api/" in r.url else None)
+    page.page.route("**/api/refresh*", signed_out_api)
+    page.page.goto(frontend.url + path)
     page.page.wait_for_url("**/login")
-    # No API runs behind this frontend, so the refresh probe's 404 is the only expected error.
-    unexpected = [e for e in page.errors if "Failed to load resource" not in e]
-    assert unexpected == []
+    page.page.wait_for_load_state("networkidle")
+    assert page.errors == []
+    assert probes == [frontend.url + "/api/refresh?optional=true"]
     assert page.csp_violations() == []
 
 

@@ -77,6 +77,16 @@ def test_pages_render_with_config_block(frontend, path: str) -> None:
             assert (script.get("src") or "").startswith("/static/js/pages/")
 
 
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("/", "Chat"), ("/login", "Sign in · Chat"), ("/register", "Create account · Chat")],
+)
+def test_page_titles_name_the_site_once(frontend, path: str, title: str) -> None:
+    """Each <title> is "<page> · Chat"; the chat page is plain "Chat", not "Chat · Chat"."""
+    found = re.search(r"<title>(.*?)</title>", httpx.get(frontend.url + path).text)
+    assert found and found.group(1) == title
+
+
 @pytest.mark.parametrize("path", [*PAGES, "/static/css/app.css", "/nope"])
 def test_security_headers_on_every_response(frontend, path: str) -> None:
     """CSP, framing, sniffing and referrer headers are on pages, assets and 404s alike."""

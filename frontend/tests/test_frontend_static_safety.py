@@ -79,3 +79,47 @@ def test_page_scripts_find_their_elements(page: str) -> None:
     script = (SRC / f"static/js/pages/{page}.js").read_text()
     wanted = set(re.findall(r'\$\("([a-z0-9-]+)"\)', script))
     assert wanted - ids == set()
+
+
+EXPORT = re.compile(r"^export\s+(?:async\s+)?(?:function\*?|const|let|class)\s+(\w+)", re.M)
+# `import { a, b as c } from "..."` and, in the browser tests, `const { a } = await import(...)`.
+IMPORTED = re.compile(r"import\s*\{([^{}]*)\}|\{([^{}]*)\}\s*=\s*await\s+import\(", re.S)
+TESTS = sorted(Path(__file__).parent.glob("*.py"))
+
+
+def _all_js() -> str:
+    return "\n".join(p.read_text() for p in JS_FILES)
+
+
+def test_every_export_is_imported_somewhere() -> None:
+    """No dead exports: each name a module exports is imported by another module or a test."""
+    imported: set[str] = set()
+    for text in [*(p.read_text() for p in JS_FILES), *(p.read_text() for p in TESTS)]:
+        for match in IMPORTED.finditer(text):
+            names = (match.group(1) or match.group(2)).split(",")
+            imported |= {n.split(" as ")[0].split(":")[0].strip() for n in names}
+    exported = {(p.name, n) for p in JS_FILES for n in EXPORT.findall(p.read_text())}
+    assert sorted((f, n) for f, n in exported if n not in imported) == []
+
+
+def test_every_api_method_is_called() -> None:
+    """No dead API calls: each method of api.js's `api` object is called as `api.<name>`."""
+    api_js = (SRC / "static/js/api.js").read_text()
+    block = re.search(r"^export const api = \{(.*?)^\};", api_js, re.S | re.M)
+    assert block
+    methods = re.findall(r"^  (\w+):", block.group(1), re.M)
+    assert "rooms" in methods
+    code = _all_js()
+    assert [m for m in methods if not re.search(rf"\bapi\.{m}\b", code)] == []
+
+
+def test_every_instance_field_is_read() -> None:
+    """No write-only fields: each `this.x = ...` in a module is read as `.x` somewhere."""
+    code = _all_js()
+    unread = [
+        (path.name, name)
+        for path in JS_FILES
+        for name in sorted(set(re.findall(r"\bthis\.(\w+)\s*=(?!=)", path.read_text())))
+        if not re.search(rf"\.{name}\b(?!\s*=(?!=))", code)
+    ]
+    assert unread == []

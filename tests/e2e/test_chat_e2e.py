@@ -247,6 +247,27 @@ def test_reload_keeps_session_and_logout_closes_socket(pair: Pair) -> None:
     alice.shot("07-logged-out")
 
 
+def test_signed_out_visits_log_no_console_error(stack: Stack, browser: Browser) -> None:
+    """With no session, the chat, profile and login pages through nginx end on /login with a
+    clean console: the session probe (`/api/refresh?optional=true`) is a 204, not a red 401."""
+    context = browser.new_context(base_url=stack.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    probes: list[int] = []
+    page.on("response", lambda r: probes.append(r.status) if "/api/refresh" in r.url else None)
+    try:
+        for path in ("/", "/profile", "/login"):
+            page.goto(path)
+            page.wait_for_url(re.compile(r"/login"))
+            page.wait_for_load_state("networkidle")
+        assert errors == []
+        assert probes == [204, 204]
+    finally:
+        context.close()
+
+
 def test_no_token_or_password_in_any_log(stack: Stack) -> None:
     """nginx access/error logs and every service log hold no JWT and no test password."""
     access = stack.access_log.read_text()

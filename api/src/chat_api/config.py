@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None,
         description="Events and revocations are published here; shared rate-limit budget. "
-        "Unset: nothing is published (logged at start-up).",
+        "Unset: one API process keeps them for gateways to follow on the internal port "
+        "(`/events/stream`).",
     )
     jwt_secret: SecretStr = Field(
         ...,
@@ -57,7 +58,7 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         "",
         description="Comma list of browser origins allowed to call the API cross-origin "
-        "(credentials allowed for those).",
+        "(credentials allowed for those, `Retry-After` readable by their pages).",
     )
     cookie_secure: bool = Field(
         True,

@@ -124,6 +124,9 @@ def create_app(state: AppState, *, owns_state: bool = True) -> FastAPI:
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            # Not a CORS-safelisted response header: without this a page on another origin
+            # (make run) reads null and the login page cannot say how long a 429 lasts.
+            expose_headers=["Retry-After"],
         )
     return _common(app, state, settings.max_body_bytes, prefix)
 

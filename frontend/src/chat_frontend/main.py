@@ -29,8 +29,9 @@ mimetypes.add_type("text/css", ".css")
 mimetypes.add_type("image/svg+xml", ".svg")
 
 PAGES: dict[str, tuple[str, str]] = {
-    # path: (template, page title)
-    "/": ("chat.html", "Chat"),
+    # path: (template, page title); the chat page is titled "Chat" alone, and its script
+    # names the open room ("#general · Chat"), so no "Chat · Chat".
+    "/": ("chat.html", ""),
     "/login": ("login.html", "Sign in"),
     "/register": ("register.html", "Create account"),
     "/profile": ("profile.html", "Profile"),

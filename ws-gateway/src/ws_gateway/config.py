@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str | None = Field(
-        None, description="Redis for pub/sub and presence; unset = in-process broker, one replica."
+        None,
+        description="Redis for pub/sub and presence; unset = one replica following the API's "
+        "event stream (`/events/stream` on `API_INTERNAL_URL`).",
     )
     # Comma list of origins ("scheme://host[:port]", written in any case, with or without a
     # default port or a trailing "/"); "*" allows any. See origin_allowed().

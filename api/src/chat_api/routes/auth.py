@@ -7,7 +7,7 @@ from typing import Annotated
 import structlog
 from chat_contracts.events import RevocationData
 from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
-from fastapi import APIRouter, Cookie, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Cookie, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from chat_api import crud
@@ -128,16 +128,25 @@ async def login(
     return await _issue(session, state, response, user, rotate_from=None)
 
 
-@router.post("/refresh", response_model=TokenOut)
+@router.post(
+    "/refresh",
+    response_model=TokenOut,
+    responses={204: {"description": "`optional=true` and no refresh token sent: signed out"}},
+)
 async def refresh(
     response: Response,
     session: SessionDep,
     state: StateDep,
     body: RefreshIn | None = None,
     chat_refresh: Annotated[str | None, Cookie(max_length=2048)] = None,
-) -> TokenOut:
+    optional: Annotated[bool, Query()] = False,
+) -> TokenOut | Response:
+    """`optional=true` is the page-load probe: no token at all is 204 (signed out, and no
+    failed request in the browser's console); a token that is bad or revoked is still 401."""
     token = (body.refresh_token if body else None) or chat_refresh
     if not token:
+        if optional:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
         raise unauthorized("refresh token missing")
     try:
         claims = state.tokens.decode(token, TokenType.REFRESH)

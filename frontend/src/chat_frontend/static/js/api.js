@@ -35,7 +35,6 @@ function emit() {
 }
 
 export const getToken = () => accessToken;
-export const getUser = () => currentUser;
 export const tokenValidFor = () => Math.max(0, tokenExpiresAt - Date.now());
 
 function setSession(body) {
@@ -50,7 +49,7 @@ function setSession(body) {
   emit();
 }
 
-export function clearSession() {
+function clearSession() {
   const had = accessToken !== null;
   accessToken = null;
   tokenExpiresAt = 0;
@@ -94,12 +93,18 @@ async function rawFetch(method, path, body, { auth = true, keepalive = false } =
 /**
  * Trade the refresh cookie for a new access token. Rotation makes a refresh token
  * single-use and replay revokes the session, so tabs take turns via a Web Lock.
+ * `optional` (the page-load probe): no refresh cookie is a 204 and resolves to null,
+ * so a signed-out visit logs no failed request; a bad or revoked cookie is still a 401.
  */
-export function refresh() {
+export function refresh({ optional = false } = {}) {
   if (!refreshing) {
     const run = async () => {
       try {
-        const body = await rawFetch("POST", "/refresh", {}, { auth: false });
+        const body = await rawFetch("POST", optional ? "/refresh?optional=true" : "/refresh", {}, { auth: false });
+        if (!body) {
+          clearSession();
+          return null;
+        }
         setSession(body);
         return body.user;
       } catch (err) {
@@ -118,7 +123,7 @@ export function refresh() {
 /** Restore the session on page load; resolves to the user or null when signed out. */
 export async function restoreSession() {
   try {
-    return await refresh();
+    return await refresh({ optional: true });
   } catch (err) {
     if (err instanceof ApiError && err.status < 500) return null;
     throw err;
@@ -126,7 +131,7 @@ export async function restoreSession() {
 }
 
 /** Authenticated request; one transparent refresh + retry when the token expired. */
-export async function request(method, path, body, options = {}) {
+async function request(method, path, body, options = {}) {
   if (!accessToken || tokenValidFor() < 5_000) {
     await refresh();
   }
@@ -169,7 +174,6 @@ const q = (params) => {
 };
 
 export const api = {
-  me: () => request("GET", "/users/me"),
   updateMe: (patch) => request("PUT", "/users/me", patch),
   user: (id) => request("GET", `/users/${encodeURIComponent(id)}`),
   searchUsers: (prefix) => request("GET", `/users?${q({ q: prefix })}`),
@@ -184,8 +188,6 @@ export const api = {
   markRead: (id, seq, { keepalive = false } = {}) => request("PUT", `/rooms/${id}/read`, { seq }, { keepalive }),
   messages: (roomId, { before, after, limit } = {}) =>
     request("GET", `/messages?${q({ room_id: roomId, before, after, limit })}`),
-  sendMessage: (roomId, content, clientMsgId) =>
-    request("POST", "/messages", { room_id: roomId, content, client_msg_id: clientMsgId }),
   editMessage: (id, content) => request("PATCH", `/messages/${id}`, { content }),
   deleteMessage: (id) => request("DELETE", `/messages/${id}`),
 };

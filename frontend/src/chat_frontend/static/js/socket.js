@@ -32,7 +32,6 @@ export class ChatSocket extends EventTarget {
     this.authTimer = null;
     this.rooms = new Set(); // rooms to (re)join on every connection
     this.state = "closed";
-    this.userId = null;
     this._onOnline = () => this.state === "offline" || this.state === "reconnecting" ? this.connectNow() : null;
     this._onOffline = () => this.setState("offline", "You are offline");
   }
@@ -121,7 +120,6 @@ export class ChatSocket extends EventTarget {
         clearTimeout(this.authTimer);
         this.authed = true;
         this.attempt = 0;
-        this.userId = frame.user_id;
         if (first) this.afterAuth();
         return;
       }

@@ -2,7 +2,7 @@
 // Every incoming copy of a message (history page, live event, ack, replay) funnels
 // through upsertMessage, so duplicates collapse by seq/id/client_msg_id.
 
-export class RoomState {
+class RoomState {
   constructor(room) {
     this.room = { unread: 0, last_seq: 0, last_read_seq: 0, ...room };
     this.base = countBase(this.room);
@@ -287,7 +287,7 @@ function countBase(room) {
 }
 
 /** Should `incoming` replace `current` (same seq)? Deletions win; later edits win. */
-export function newerVersion(incoming, current) {
+function newerVersion(incoming, current) {
   if (current.deleted) return false;
   if (incoming.deleted) return true;
   if (!incoming.edited_at) return false;

@@ -35,12 +35,9 @@ export function $(id) {
   return node;
 }
 
-export function byTestId(testid, root = document) {
-  return root.querySelector(`[data-testid="${testid}"]`);
-}
-
-export function setText(node, text) {
-  node.textContent = text ?? "";
+/** "1 member", "2 members", "0 members": a count with its noun in the right number. */
+export function plural(count, singular, pluralForm = `${singular}s`) {
+  return `${count} ${count === 1 ? singular : pluralForm}`;
 }
 
 /** Show an inline message (or hide it when text is empty). */

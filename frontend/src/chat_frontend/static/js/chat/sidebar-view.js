@@ -1,5 +1,5 @@
 // Left column: my rooms and DMs with unread badges, the public room browser, user search.
-import { el, errorText, showMessage } from "../ui.js";
+import { el, errorText, plural, showMessage } from "../ui.js";
 
 export function roomLabel(store, rs) {
   if (rs.room.kind !== "dm") return rs.room.name;
@@ -93,7 +93,7 @@ export class SidebarView {
       "li",
       { class: "public-room", testid: "public-room-item", dataset: { roomId: String(room.id), member: String(member) } },
       el("span", { class: "room-name", testid: "public-room-name", text: room.name }),
-      el("span", { class: "muted small", testid: "public-room-members", text: `${room.member_count ?? 0} members` }),
+      el("span", { class: "muted small", testid: "public-room-members", text: plural(room.member_count ?? 0, "member") }),
       member ? el("button", { type: "button", class: "small", testid: "public-room-open", text: "Open", onclick: () => this.open(room) }) : null,
       button,
     );

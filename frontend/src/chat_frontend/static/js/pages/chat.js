@@ -7,7 +7,7 @@ import { roomLabel, SidebarView } from "../chat/sidebar-view.js";
 import { config } from "../config.js";
 import { ChatSocket } from "../socket.js";
 import { Store } from "../store.js";
-import { $, errorText } from "../ui.js";
+import { $, errorText, plural } from "../ui.js";
 
 const STATE_TEXT = {
   connecting: "Connecting…",
@@ -67,12 +67,16 @@ async function main() {
       $("composer-form").hidden = !has;
       $("typing-indicator").textContent = "";
       if (has) this.title(rs);
+      else document.title = "Chat";
       app.classList.remove("show-sidebar");
     },
     title(rs) {
-      $("room-title").textContent = roomLabel(store, rs);
+      const label = roomLabel(store, rs);
+      $("room-title").textContent = label;
+      // The tab names the open room: "#general · Chat", a DM by the other person's name.
+      document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
       const kind = { public: "public room", private: "private room", dm: "direct message" }[rs.room.kind] || rs.room.kind;
-      $("room-meta").textContent = `${kind} · ${rs.room.member_count ?? rs.members.size} members`;
+      $("room-meta").textContent = `${kind} · ${plural(rs.room.member_count ?? rs.members.size, "member")}`;
       $("leave-room-button").hidden = rs.room.kind === "dm";
     },
   };
