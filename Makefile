@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt chart-test images images-test cluster cluster-down e2e bench bench-smoke soak
+.PHONY: help bootstrap run test pytest lint types fmt protocol-js chart-test images images-test cluster cluster-down e2e bench bench-smoke soak
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -40,6 +40,9 @@ lint: ## ruff check + format check
 
 types: ## mypy strict on every src package
 	@$(PY) mypy libs/chat-contracts/src libs/chat-testkit/src api/src ws-gateway/src frontend/src bench
+
+protocol-js: ## regenerate the browser's protocol.js from libs/chat-contracts (frames, limits, codes)
+	@$(PY) python -m chat_contracts.jsgen frontend/src/chat_frontend/static/js/protocol.js
 
 fmt: ## apply ruff fixes and formatting
 	@$(PY) ruff check --fix .

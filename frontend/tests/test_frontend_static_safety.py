@@ -43,7 +43,7 @@ def test_no_token_in_websocket_url() -> None:
     socket_js = (SRC / "static/js/socket.js").read_text()
     assert "new WebSocket(this.url)" in socket_js
     assert not re.search(r"new WebSocket\([^)]*token", socket_js)
-    assert '{ type: "auth", token' in socket_js
+    assert "{ type: CLIENT_FRAMES.AUTH, token: this.getToken()" in socket_js
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)

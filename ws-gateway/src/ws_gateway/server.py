@@ -12,8 +12,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import structlog
+from chat_contracts import server_frames as out_frames
 from chat_contracts.batch import BATCH_PATH
 from chat_contracts.events import RevocationData
+from chat_contracts.frames import CloseCode
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -27,7 +29,6 @@ from ws_gateway.context import GatewayContext
 from ws_gateway.health import readiness_loop, start_ops_server
 from ws_gateway.http import api_client
 from ws_gateway.presence import MemoryPresence, PresenceTracker, RedisPresence
-from ws_gateway.protocol import CloseCode
 from ws_gateway.rooms import RoomIndex
 from ws_gateway.store import StoreBatcher
 
@@ -112,7 +113,7 @@ def _wire_broker(ctx: GatewayContext) -> None:
     def on_typing(payload: dict[str, Any]) -> None:
         room_id, user_id = int(payload["room_id"]), int(payload["user_id"])
         skip = payload.get("conn") if payload.get("replica") == ctx.settings.replica_id else None
-        frame = {"type": "typing", "room_id": room_id, "user_id": user_id}
+        frame = out_frames.typing(room_id, user_id)
         ctx.index.broadcast(room_id, frame, skip=skip)
 
     def on_resync() -> None:

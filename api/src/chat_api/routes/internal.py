@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chat_contracts.batch import BATCH_PATH, StoreBatchIn, StoreBatchOut
 from chat_contracts.events import EventType
+from chat_contracts.identity import VALIDATE_TOKEN_PATH, ValidateTokenIn, ValidateTokenOut
 from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
@@ -12,13 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from chat_api import crud, metrics
 from chat_api.deps import SessionDep, StateDep
 from chat_api.publisher import publish_messages
-from chat_api.schemas import ValidateTokenIn, ValidateTokenOut
 
 router = APIRouter(tags=["internal"])
 
 
 @router.post(
-    "/validate-token",
+    VALIDATE_TOKEN_PATH,
     response_model=ValidateTokenOut,
     responses={401: {"model": ValidateTokenOut}},
 )

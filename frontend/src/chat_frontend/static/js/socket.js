@@ -1,6 +1,7 @@
 // The gateway connection: auth as the first frame (never a token in the URL),
 // reconnect with exponential backoff + full jitter, resume per room, gap fill.
 import { resolveWsUrl } from "./config.js";
+import { CLIENT_FRAMES, PROTOCOL_VERSION } from "./protocol.js";
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
@@ -95,7 +96,7 @@ export class ChatSocket extends EventTarget {
     this.ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
-      ws.send(JSON.stringify({ type: "auth", token: this.getToken() }));
+      ws.send(JSON.stringify(this.authFrame()));
       this.authTimer = setTimeout(() => ws.close(4000, "auth timeout"), AUTH_TIMEOUT_MS);
     });
     ws.addEventListener("message", (ev) => {
@@ -105,6 +106,11 @@ export class ChatSocket extends EventTarget {
       if (ws === this.ws) this.onClose(ev);
     });
     // "error" is always followed by "close"; nothing to do here.
+  }
+
+  authFrame() {
+    // The wire version this page speaks; auth_ok says which one the gateway serves.
+    return { type: CLIENT_FRAMES.AUTH, token: this.getToken(), protocol: PROTOCOL_VERSION };
   }
 
   onFrame(data) {
@@ -144,7 +150,7 @@ export class ChatSocket extends EventTarget {
   async reauth() {
     try {
       await this.refresh();
-      this.sendRaw({ type: "auth", token: this.getToken() });
+      this.sendRaw(this.authFrame());
     } catch (err) {
       if (err && (err.status === 401 || err.status === 403)) this.loggedOut();
       // Otherwise the grace period may still save us on the next refresh timer.

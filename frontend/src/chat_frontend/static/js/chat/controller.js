@@ -1,5 +1,6 @@
 // Glue between the API, the socket, the store and the views for the chat page.
 import { api } from "../api.js";
+import { LIMITS } from "../protocol.js";
 import { errorText, uuid } from "../ui.js";
 import { ReadMarkers } from "./reads.js";
 import { RefRequests } from "./refs.js";
@@ -127,7 +128,7 @@ export class ChatController {
     const roomId = this.store.activeRoomId;
     const text = content.trim();
     if (!roomId || !text) return false;
-    const p = this.store.addPending(roomId, text.slice(0, 4000), uuid());
+    const p = this.store.addPending(roomId, text.slice(0, LIMITS.CONTENT_MAX), uuid());
     this.transmit(p);
     return true;
   }
