@@ -26,6 +26,7 @@ from ws_gateway.batch_http import AiohttpPoster
 from ws_gateway.broker import Broker, RedisBroker
 from ws_gateway.config import Settings
 from ws_gateway.context import GatewayContext
+from ws_gateway.follow import FollowBroker
 from ws_gateway.health import readiness_loop, start_ops_server
 from ws_gateway.http import api_client
 from ws_gateway.presence import MemoryPresence, PresenceTracker, RedisPresence
@@ -47,7 +48,7 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
             settings.redis_url, settings.replica_id, settings.presence_ttl_seconds
         )
     else:
-        broker = Broker()
+        broker = FollowBroker(settings.api_internal_url)
         store = MemoryPresence(settings.replica_id, settings.presence_ttl_seconds)
     presence = PresenceTracker(
         store, index, settings.presence_interval_seconds, settings.heartbeat_seconds
