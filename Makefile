@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/uv/bin/uv)
 PY := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test pytest lint types fmt docs chart-test images images-test cluster cluster-down e2e bench bench-smoke soak
+.PHONY: help bootstrap run test pytest lint types fmt docs protocol-js chart-test images images-test cluster cluster-down e2e bench bench-smoke soak
 
 IMAGE_TOOL ?= docker
 BASE_IMAGE ?= python:3.11-slim
@@ -43,6 +43,9 @@ types: ## mypy strict on every src package
 
 docs: ## rewrite the READMEs' configuration tables from the settings classes (scripts/configdoc.py)
 	@$(PY) python scripts/configdoc.py
+
+protocol-js: ## regenerate the browser's protocol.js from libs/chat-contracts (frames, limits, codes)
+	@$(PY) python -m chat_contracts.jsgen frontend/src/chat_frontend/static/js/protocol.js
 
 fmt: ## apply ruff fixes and formatting
 	@$(PY) ruff check --fix .

@@ -3,7 +3,7 @@
 # saying what it installed (quiet when everything was already there).
 #
 # BOOTSTRAP_MINIMAL=1 (`make run`): only uv and the three services' packages. make run starts
-# no PostgreSQL or Redis of its own (SQLite and the in-process broker, or the servers that
+# no PostgreSQL or Redis of its own (SQLite and no broker, or the servers that
 # DATABASE_URL/REDIS_URL name), so it needs no system package beyond Python's venv; with
 # TLS=1 (`TLS=1 make run`) it also needs nginx and openssl (scripts/run_local_tls.py).
 set -euo pipefail

@@ -2,12 +2,12 @@
 
     uv run python scripts/run_local.py [--port-base N] [--run-dir DIR]
 
-Defaults are the embedded ones: SQLite at ./.run/chat.db and the gateway's in-process
-broker. With DATABASE_URL / REDIS_URL set they are used instead, and with REDIS_URL
-`GATEWAY_REPLICAS=2` starts a second gateway. Ports are the contract's defaults
-(docs/contract.md), each overridable by its own variable, or all moved at once with
---port-base / RUN_LOCAL_PORT_BASE (api, api-internal, frontend, frontend-ops, then two
-ports per gateway: client, ops).
+Defaults are the embedded ones: SQLite at ./.run/chat.db and no Redis (the gateway
+follows the API's event stream on its internal port). With DATABASE_URL / REDIS_URL set
+they are used instead, and with REDIS_URL `GATEWAY_REPLICAS=2` starts a second gateway.
+Ports are the contract's defaults (docs/contract.md), each overridable by its own
+variable, or all moved at once with --port-base / RUN_LOCAL_PORT_BASE (api, api-internal,
+frontend, frontend-ops, then two ports per gateway: client, ops).
 
 The browser talks to three origins (frontend, API, gateway) on one host name, so the
 refresh cookie (SameSite=Strict, Path=/api on the API origin) stays same-site: open the
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     db = cfg.env["DATABASE_URL"].split(":", 1)[0]
-    broker = "redis" if cfg.env.get("REDIS_URL") else "in-process broker"
+    broker = "redis" if cfg.env.get("REDIS_URL") else "no redis (gateway follows the api)"
     out(f"run_local: database {db}, {broker}, {len(cfg.gateway_ports)} gateway(s)")
     children = make_children(cfg)
     if cfg.tls_port is not None:

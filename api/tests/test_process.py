@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -87,12 +88,19 @@ def test_serves_public_and_internal_ports_and_stops_cleanly(
         valid = httpx.post(f"http://127.0.0.1:{internal}/validate-token", json={"token": token})
         assert valid.status_code == 200 and valid.json()["username"] == "proc_user"
         assert "chat_api_requests_total" in httpx.get(f"http://127.0.0.1:{internal}/metrics").text
-        proc.signal(signal.SIGTERM)
-        assert proc.proc is not None
-        assert proc.proc.wait(timeout=20) == 0
+        # A gateway following the events (no Redis) must not hold the shutdown up: uvicorn
+        # waits for open responses, so SIGTERM ends the stream first.
+        stream_url = f"http://127.0.0.1:{internal}/events/stream"
+        with httpx.stream("GET", stream_url, timeout=10) as follow:
+            lines = follow.iter_lines()
+            assert json.loads(next(lines))["resync"] is False
+            proc.signal(signal.SIGTERM)
+            assert proc.proc is not None
+            assert proc.proc.wait(timeout=20) == 0
+            assert list(lines) in ([], ['{"n":0}'])  # at most a heartbeat, then the end
     finally:
         proc.kill()
     log = proc.read_log()
     assert token not in log and "longenough" not in log
-    # No REDIS_URL: the API says at start-up that events go nowhere.
-    assert "redis_disabled" in log
+    # No REDIS_URL: the API says at start-up that gateways follow its event stream.
+    assert "redis_disabled" in log and "/events/stream" in log

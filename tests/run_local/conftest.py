@@ -1,4 +1,4 @@
-"""Fixtures for the `make run` tests: one default stack (SQLite, in-process broker) per module."""
+"""Fixtures for the `make run` tests: one default stack (SQLite, no Redis) per module."""
 
 from __future__ import annotations
 

@@ -130,14 +130,20 @@ def module_gateways(
 
 
 def _start_api(
-    postgres_server: PostgresServer, redis_server: RedisServer, artifacts_dir: Path, name: str
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    artifacts_dir: Path,
+    name: str,
+    *,
+    with_redis: bool = True,
 ) -> Api:
-    """The real API (`migrate` then `serve`) on its own database of the session PostgreSQL."""
+    """The real API (`migrate` then `serve`) on its own database of the session PostgreSQL;
+    without Redis it keeps its events for gateways to follow (the `make run` default)."""
     port, internal = free_port(), free_port()
     env = {
         "DATABASE_URL": postgres_server.create_database(name),
         "JWT_SECRET": JWT_SECRET,
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": redis_server.url if with_redis else "",
         "API_HOST": "127.0.0.1",
         "API_PORT": str(port),
         "API_INTERNAL_HOST": "127.0.0.1",
@@ -171,6 +177,22 @@ def api_server(
 ) -> Iterator[Api]:
     """The API shared by the session's tests (never stopped or signalled by them)."""
     api = _start_api(postgres_server, redis_server, artifacts_dir, "gateway_tests")
+    try:
+        yield api
+    finally:
+        api.proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def api_without_redis(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    artifacts_dir: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Api]:
+    """An API with no REDIS_URL (a module's own, which its tests may restart)."""
+    name = "gw_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    api = _start_api(postgres_server, redis_server, artifacts_dir, name, with_redis=False)
     try:
         yield api
     finally:

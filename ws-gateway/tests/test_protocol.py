@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from ws_gateway.connection import RoomState, TokenBucket
-from ws_gateway.protocol import (
+from chat_contracts.frames import (
     ErrorCode,
     MessageFrame,
     ProtocolError,
     ResumeFrame,
     parse_frame,
 )
+from ws_gateway.connection import RoomState, TokenBucket
 
 
 def _code(raw: str | bytes) -> ErrorCode:

@@ -110,3 +110,18 @@ async def test_fetch_fills_a_gap(api_server: Api, solo: Gateway) -> None:
     assert done["room_id"] == room
     assert [e["seq"] for e in c.events(room)] == [2, 3]
     await c.close()
+
+
+async def test_auth_ok_names_the_protocol_version_for_old_and_new_clients(
+    api_server: Api, solo: Gateway
+) -> None:
+    """auth_ok carries the wire version: served to a client that announces none (an old
+    client) as to one that announces a later version than the gateway speaks."""
+    user = register(api_server.url)
+    answers = []
+    for extra in ({}, {"protocol": 1}, {"protocol": 7}):
+        client = await Client.open(solo.url, ORIGIN)
+        await client.send({"type": "auth", "token": user.token, "ref": "a", **extra})
+        answers.append(await client.expect(lambda f: f["type"] == "auth_ok", "auth_ok"))
+        await client.close()
+    assert [(a["protocol"], a["ref"], a["user_id"]) for a in answers] == [(1, "a", user.id)] * 3

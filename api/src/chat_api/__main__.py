@@ -9,6 +9,7 @@ import gc
 import signal
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
@@ -16,6 +17,9 @@ from chat_contracts.logging import configure_logging
 from pydantic import ValidationError
 
 from chat_api.config import Settings
+
+if TYPE_CHECKING:
+    from chat_api.state import AppState
 
 log = structlog.get_logger("chat_api")
 
@@ -69,7 +73,7 @@ async def _serve(settings: Settings) -> None:
     gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: _stop(public, internal))
+        loop.add_signal_handler(sig, lambda: _stop(state, public, internal))
     log.info(
         "api_starting",
         public_port=settings.api_port,
@@ -83,7 +87,8 @@ async def _serve(settings: Settings) -> None:
         await state.close()
 
 
-def _stop(*servers: uvicorn.Server) -> None:
+def _stop(state: AppState, *servers: uvicorn.Server) -> None:
+    state.publisher.shutdown()  # open event streams end, or uvicorn would wait on them
     for server in servers:
         server.should_exit = True
 

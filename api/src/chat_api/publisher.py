@@ -24,6 +24,7 @@ from chat_contracts.events import (
 from redis.exceptions import RedisError
 
 from chat_api import metrics
+from chat_api.hub import LocalHub
 
 log = structlog.get_logger(__name__)
 
@@ -32,23 +33,8 @@ class Publisher(Protocol):
     async def publish(self, channel: str, envelope: Envelope) -> bool: ...
     async def publish_many(self, events: Sequence[tuple[str, Envelope]]) -> bool: ...
     async def ping(self) -> bool: ...
+    def shutdown(self) -> None: ...
     async def close(self) -> None: ...
-
-
-class NullPublisher:
-    """No REDIS_URL: single-process development, nothing to fan out to."""
-
-    async def publish(self, channel: str, envelope: Envelope) -> bool:
-        return False
-
-    async def publish_many(self, events: Sequence[tuple[str, Envelope]]) -> bool:
-        return False
-
-    async def ping(self) -> bool:
-        return True
-
-    async def close(self) -> None:
-        return None
 
 
 class RedisPublisher:
@@ -88,14 +74,18 @@ class RedisPublisher:
         except (RedisError, OSError):
             return False
 
+    def shutdown(self) -> None:
+        return None
+
     async def close(self) -> None:
         await self._redis.aclose()
 
 
 def make_publisher(redis_url: str | None) -> Publisher:
     if not redis_url:
-        log.warning("redis_disabled", detail="REDIS_URL unset: events are not published")
-        return NullPublisher()
+        # One API process, gateways following it over the internal port (hub.py).
+        log.info("redis_disabled", detail="REDIS_URL unset: gateways follow /events/stream")
+        return LocalHub()
     return RedisPublisher(redis_url)
 
 

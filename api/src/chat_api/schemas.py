@@ -1,4 +1,5 @@
-"""Request and response bodies. Limits live here so every route enforces them the same way."""
+"""Request and response bodies. Wire limits come from chat_contracts.limits (shared with the
+gateway and the browser); the rest live here so every route enforces them the same way."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from chat_contracts.events import MessageData
+from chat_contracts.limits import CLIENT_MSG_ID_MAX, CONTENT_MAX, NAME_MAX
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,11 +34,13 @@ def _fold(value: object) -> object:
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,32}$"), BeforeValidator(_fold)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 DisplayName = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=NOT_BLANK), AfterValidator(str.strip)
+    str, Field(min_length=1, max_length=NAME_MAX, pattern=NOT_BLANK), AfterValidator(str.strip)
 ]
 RoomName = DisplayName
-Content = Annotated[str, Field(min_length=1, max_length=4000, pattern=NOT_BLANK)]
-ClientMsgId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+Content = Annotated[str, Field(min_length=1, max_length=CONTENT_MAX, pattern=NOT_BLANK)]
+ClientMsgId = Annotated[
+    str, Field(min_length=1, max_length=CLIENT_MSG_ID_MAX, pattern=r"^[\x21-\x7e]+$")
+]
 PositiveId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -136,23 +140,6 @@ class MessageEditIn(Strict):
 class MessagePage(BaseModel):
     messages: list[MessageData]
     has_more: bool
-
-
-class ValidateTokenIn(Strict):
-    # No minimum: an empty token is a token that does not validate (401 {valid: false}),
-    # as the contract says, not a malformed request.
-    token: Annotated[str, Field(max_length=4096)]
-
-
-class ValidateTokenOut(BaseModel):
-    valid: bool
-    user_id: int | None = None
-    username: str | None = None
-    display_name: str | None = None
-    exp: int | None = None
-    sid: str | None = None
-    jti: str | None = None
-    reason: str | None = None
 
 
 class Health(BaseModel):

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 from chat_contracts.events import MessageData
+from chat_contracts.limits import PAGE_MAX
 
 from ws_gateway.metrics import API_REQUEST_SECONDS
 
-PAGE_LIMIT = 200  # the API's maximum page size
+PAGE_LIMIT = PAGE_MAX  # the API's maximum page size
 
 
 class ApiError(Exception):

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
+from chat_contracts.identity import VALIDATE_TOKEN_PATH, ValidateTokenOut
+from pydantic import ValidationError
 
 from ws_gateway.metrics import API_REQUEST_SECONDS
 
@@ -44,7 +46,7 @@ def _key(token: str) -> str:
 class TokenValidator:
     def __init__(self, client: httpx.AsyncClient, internal_url: str) -> None:
         self._client = client
-        self._url = internal_url.rstrip("/") + "/validate-token"
+        self._url = internal_url.rstrip("/") + VALIDATE_TOKEN_PATH
         self._cache: OrderedDict[str, Identity] = OrderedDict()
         # One API call per uncached token however many handshakes present it at once
         # (a reconnect storm brings many sockets of one user back together).
@@ -87,18 +89,24 @@ class TokenValidator:
             raise TokenRejected(_reason(resp))
         if resp.status_code != 200:
             raise AuthUnavailable(f"validate-token HTTP {resp.status_code}")
-        body = resp.json()
-        if not body.get("valid"):
-            raise TokenRejected(str(body.get("reason", "invalid")))
-        if int(body["exp"]) <= time.time():
+        try:
+            body = ValidateTokenOut.model_validate_json(resp.content)
+        except ValidationError:
+            # A 200 the contract does not describe is an API fault, not a bad token.
+            raise AuthUnavailable("validate-token answer off contract") from None
+        if not body.valid:
+            raise TokenRejected(body.reason or "invalid")
+        if body.user_id is None or body.exp is None:
+            raise AuthUnavailable("validate-token answer without user_id/exp")
+        if body.exp <= time.time():
             raise TokenRejected("expired")
         return Identity(
-            user_id=int(body["user_id"]),
-            username=str(body.get("username", "")),
-            display_name=str(body.get("display_name", "")),
-            exp=int(body["exp"]),
-            sid=str(body.get("sid", "")),
-            jti=str(body.get("jti", "")),
+            user_id=body.user_id,
+            username=body.username or "",
+            display_name=body.display_name or "",
+            exp=body.exp,
+            sid=body.sid or "",
+            jti=body.jti or "",
         )
 
     def purge(self, user_id: int, session_id: str | None) -> None:
@@ -110,9 +118,7 @@ class TokenValidator:
 
 def _reason(resp: httpx.Response) -> str:
     try:
-        body = resp.json()
-    except ValueError:
-        return f"HTTP {resp.status_code}"
-    if isinstance(body, dict):
-        return str(body.get("reason") or body.get("detail") or "invalid")[:100]
-    return "invalid"
+        body = ValidateTokenOut.model_validate_json(resp.content)
+    except ValidationError:
+        return f"HTTP {resp.status_code}"  # e.g. a 422's {detail: [...]}
+    return (body.reason or "invalid")[:100]

@@ -1,5 +1,6 @@
 """Event intake. Redis: one subscriber task per replica (psubscribe chat:room:*, revocations,
-typing, own canary) that reconnects and resubscribes by itself. No Redis: an in-process broker.
+typing, own canary) that reconnects and resubscribes by itself. Broker itself is the
+in-process base (typing loops back); without Redis the server uses follow.FollowBroker.
 
 The gateway never publishes message events to Redis: the API does after commit.
 """

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from chat_contracts.frames import CloseCode, encode
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
@@ -31,7 +32,6 @@ from websockets.protocol import State
 
 from ws_gateway.auth import Identity
 from ws_gateway.metrics import FRAMES_QUEUED, frames_out
-from ws_gateway.protocol import CloseCode, encode
 
 log = structlog.get_logger("ws_gateway.connection")
 _ids = itertools.count(1)

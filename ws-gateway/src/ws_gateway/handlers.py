@@ -6,16 +6,9 @@ import asyncio
 import time
 from typing import Any
 
+from chat_contracts import server_frames as out_frames
 from chat_contracts.events import EventType
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
-from ws_gateway import resume, socket_auth
-from ws_gateway.api_client import ApiError
-from ws_gateway.connection import Connection
-from ws_gateway.context import GatewayContext
-from ws_gateway.metrics import ACKS, MESSAGE_ACK_SECONDS, NACKS, frames_in
-from ws_gateway.protocol import (
+from chat_contracts.frames import (
     AuthFrame,
     ClientFrame,
     CloseCode,
@@ -30,10 +23,16 @@ from ws_gateway.protocol import (
     ProtocolError,
     ResumeFrame,
     TypingFrame,
-    error_frame,
     parse_frame,
-    with_ref,
 )
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ws_gateway import resume, socket_auth
+from ws_gateway.api_client import ApiError
+from ws_gateway.connection import Connection
+from ws_gateway.context import GatewayContext
+from ws_gateway.metrics import ACKS, MESSAGE_ACK_SECONDS, NACKS, frames_in
 
 
 async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
@@ -69,13 +68,13 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
         if conn.violations > s.rate_abuse_limit:
             conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
         else:  # at most RATE_ABUSE_LIMIT replies: every refused frame is told so
-            conn.send(error_frame(ErrorCode.RATE_LIMITED, "slow down"))
+            conn.send(out_frames.error(ErrorCode.RATE_LIMITED, "slow down"))
         return
     try:
         frame = parse_frame(raw)
     except ProtocolError as exc:
         frames_in("invalid").inc()
-        conn.send(error_frame(exc.code, exc.message, exc.ref))
+        conn.send(out_frames.error(exc.code, exc.message, exc.ref))
         return
     frames_in(frame.type).inc()
     try:
@@ -88,7 +87,7 @@ def _api_error_frame(exc: ApiError, frame: ClientFrame) -> dict[str, Any]:
     code = {403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(exc.status)
     if code is None:
         code = ErrorCode.UNAVAILABLE if exc.retryable else ErrorCode.API_ERROR
-    out = error_frame(code, exc.detail, frame.ref)
+    out = out_frames.error(code, exc.detail, frame.ref)
     room_id = getattr(frame, "room_id", None)
     if room_id is not None:
         out["room_id"] = room_id
@@ -104,26 +103,20 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         room = await resume.attach(ctx, conn, frame.room_id)
         head = int(room.get("last_seq", 0))
         conn.rooms[frame.room_id].start(head)
-        conn.send(
-            with_ref({"type": "joined", "room_id": frame.room_id, "last_seq": head}, frame.ref)
-        )
+        conn.send(out_frames.joined(frame.room_id, head, frame.ref))
         conn.finish_replay(frame.room_id)
     elif isinstance(frame, LeaveFrame):
         conn.rejoining.discard(frame.room_id)
         if frame.room_id in conn.rooms:
             ctx.index.leave(conn, frame.room_id)
             await ctx.presence.left(frame.room_id, conn.user_id)
-        conn.send(with_ref({"type": "left", "room_id": frame.room_id}, frame.ref))
+        conn.send(out_frames.left(frame.room_id, frame.ref))
     elif isinstance(frame, TypingFrame):
         await _typing(ctx, conn, frame)
     elif isinstance(frame, PresenceFrame):
         if _require_joined(conn, frame.room_id, frame.ref):
             online = await ctx.presence.online(frame.room_id)
-            conn.send(
-                with_ref(
-                    {"type": "presence", "room_id": frame.room_id, "online": online}, frame.ref
-                )
-            )
+            conn.send(out_frames.presence(frame.room_id, online, frame.ref))
     elif isinstance(frame, ResumeFrame):
         for room_id, last_seq in frame.rooms.items():
             try:
@@ -136,7 +129,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         await resume.replay(
             ctx, conn, frame.room_id, frame.after_seq, frame.before_seq, dedupe=False
         )
-        conn.send(with_ref({"type": "fetched", "room_id": frame.room_id}, frame.ref))
+        conn.send(out_frames.fetched(frame.room_id, frame.ref))
     elif isinstance(frame, AuthFrame):
         await socket_auth.reauth(ctx, conn, frame)
 
@@ -144,7 +137,7 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
 def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:
     if room_id in conn.rooms:
         return True
-    out = error_frame(ErrorCode.NOT_JOINED, "join the room first", ref)
+    out = out_frames.error(ErrorCode.NOT_JOINED, "join the room first", ref)
     out["room_id"] = room_id
     conn.send(out)
     return False
@@ -174,11 +167,19 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
         # Retryable only while a join/resume of the room waits for the API to answer again.
         NACKS.inc()
         retry = frame.room_id in conn.rejoining
-        conn.send(_nack(frame.client_msg_id, retry, "not joined: join the room first", frame.ref))
+        conn.send(
+            out_frames.message_nack(
+                frame.client_msg_id, retry, "not joined: join the room first", frame.ref
+            )
+        )
         return
     if ctx.stores_closed:
         NACKS.inc()
-        conn.send(_nack(frame.client_msg_id, True, "draining: reconnect and resend", frame.ref))
+        conn.send(
+            out_frames.message_nack(
+                frame.client_msg_id, True, "draining: reconnect and resend", frame.ref
+            )
+        )
         return
     ctx.inflight += 1
     try:
@@ -190,17 +191,16 @@ async def _store(ctx: GatewayContext, conn: Connection, frame: MessageFrame) -> 
         )
     except ApiError as exc:
         NACKS.inc()
-        conn.send(_nack(frame.client_msg_id, _retryable(conn, exc), exc.detail, frame.ref))
+        conn.send(
+            out_frames.message_nack(
+                frame.client_msg_id, _retryable(conn, exc), exc.detail, frame.ref
+            )
+        )
         return
     finally:
         ctx.inflight -= 1
     ACKS.inc()
-    ack = {
-        "type": "ack",
-        "client_msg_id": frame.client_msg_id,
-        "message": msg.model_dump(mode="json"),
-    }
-    conn.send(with_ref(ack, frame.ref))
+    conn.send(out_frames.message_ack(frame.client_msg_id, msg.model_dump(mode="json"), frame.ref))
     MESSAGE_ACK_SECONDS.observe(time.perf_counter() - started)
     ctx.broker.local_echo(EventType.MESSAGE_CREATED, msg)
 
@@ -212,11 +212,6 @@ def _retryable(conn: Connection, exc: ApiError) -> bool:
     bounded by size and the grace deadline, and answers for frames held past a close."""
     expired = conn.identity is not None and conn.identity.exp <= time.time()
     return exc.retryable or (exc.status == 401 and expired)
-
-
-def _nack(client_msg_id: str, retryable: bool, error: str, ref: str | int | None) -> dict[str, Any]:
-    frame = {"type": "nack", "client_msg_id": client_msg_id, "retryable": retryable, "error": error}
-    return with_ref(frame, ref)
 
 
 async def _edit_or_delete(
@@ -231,10 +226,10 @@ async def _edit_or_delete(
             event = EventType.MESSAGE_DELETED
     except ApiError as exc:
         NACKS.inc()
-        nack = {"type": "nack", "message_id": frame.message_id, "retryable": _retryable(conn, exc)}
-        conn.send(with_ref({**nack, "error": exc.detail}, frame.ref))
+        retry = _retryable(conn, exc)
+        conn.send(out_frames.change_nack(frame.message_id, retry, exc.detail, frame.ref))
         return
     ACKS.inc()
-    ack = {"type": "ack", "message_id": frame.message_id, "message": msg.model_dump(mode="json")}
-    conn.send(with_ref(ack, frame.ref))
+    message = msg.model_dump(mode="json")
+    conn.send(out_frames.change_ack(frame.message_id, message, frame.ref))
     ctx.broker.local_echo(event, msg)

@@ -19,6 +19,9 @@ ACKS = Counter("chat_gateway_acks", "Messages acknowledged after the API committ
 NACKS = Counter("chat_gateway_nacks", "Messages refused or failed")
 RESUME_REPLAYED = Counter("chat_gateway_resume_replayed", "Events replayed by resume/fetch")
 REDIS_ERRORS = Counter("chat_gateway_redis_errors", "Redis publish/subscribe/presence errors")
+EVENT_STREAM_ERRORS = Counter(
+    "chat_gateway_event_stream_errors", "Breaks of the API event stream followed without Redis"
+)
 CANARY_FAILURES = Counter("chat_gateway_canary_failures", "Pub/sub probes that did not return")
 API_REQUEST_SECONDS = Histogram(
     "chat_gateway_api_request_seconds", "API call latency", ["op"], buckets=_LATENCY

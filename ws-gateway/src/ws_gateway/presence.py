@@ -15,6 +15,7 @@ from collections import defaultdict
 
 import redis.asyncio as aioredis
 import structlog
+from chat_contracts import server_frames as out_frames
 from chat_contracts.channels import presence_key
 from redis.exceptions import RedisError
 
@@ -159,11 +160,5 @@ class PresenceTracker:
             before = before if before is not None else set()
             self.index.broadcast(
                 room_id,
-                {
-                    "type": "presence",
-                    "room_id": room_id,
-                    "online": sorted(online),
-                    "joined": sorted(online - before),
-                    "left": sorted(before - online),
-                },
+                out_frames.presence_change(room_id, online, before),
             )

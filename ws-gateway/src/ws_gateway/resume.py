@@ -10,19 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from chat_contracts import server_frames as out_frames
 
 from ws_gateway.api_client import ApiError
 from ws_gateway.connection import Connection, RoomState
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import RESUME_REPLAYED
-from ws_gateway.rooms import event_frame
 
 log = structlog.get_logger("ws_gateway.resume")
 
 
 def _replay_frame(msg: Any) -> dict[str, Any]:
     """Replays carry the message's current state (edited/deleted flags included)."""
-    frame = event_frame("message.created", msg.room_id, msg.seq, msg.model_dump(mode="json"))
+    frame = out_frames.event("message.created", msg.room_id, msg.seq, msg.model_dump(mode="json"))
     frame["replay"] = True
     return frame
 
@@ -90,11 +90,11 @@ async def resume_room(ctx: GatewayContext, conn: Connection, room_id: int, last_
     try:
         if head - last_seq > ctx.settings.resume_cap:
             state.start(head)
-            conn.send({"type": "reset", "room_id": room_id, "last_seq": head})
+            conn.send(out_frames.reset(room_id, head))
             return
         state.start(last_seq)
         await replay(ctx, conn, room_id, last_seq)
-        conn.send({"type": "resumed", "room_id": room_id, "last_seq": state.high})
+        conn.send(out_frames.resumed(room_id, state.high))
     finally:
         conn.finish_replay(room_id)
 

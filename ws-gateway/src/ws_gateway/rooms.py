@@ -6,19 +6,16 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from chat_contracts import server_frames as out_frames
 from chat_contracts.events import Envelope, EventType
+from chat_contracts.frames import encode
 
 from ws_gateway.connection import Connection, RoomState, fan_out, fan_out_frame
 from ws_gateway.metrics import CONNECTIONS, MESSAGE_DELIVERY_SECONDS, frames_out
-from ws_gateway.protocol import encode
 
 MESSAGE_EVENTS = frozenset(
     (EventType.MESSAGE_CREATED, EventType.MESSAGE_UPDATED, EventType.MESSAGE_DELETED)
 )
-
-
-def event_frame(event: str, room_id: int, seq: int, message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "event", "event": event, "room_id": room_id, "seq": seq, "message": message}
 
 
 class RoomIndex:
@@ -71,7 +68,7 @@ class RoomIndex:
         members = self.rooms.get(env.room_id)
         if not members:
             return
-        data = encode(event_frame(env.type.value, env.room_id, env.seq, env.data))
+        data = encode(out_frames.event(env.type.value, env.room_id, env.seq, env.data))
         created = env.type is EventType.MESSAGE_CREATED
         # Counted here, once per fan-out, not per socket (see metrics.frames_out).
         sent = fan_out(tuple(members.items()), env.seq, created, data, "event")

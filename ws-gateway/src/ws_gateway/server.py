@@ -12,8 +12,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import structlog
+from chat_contracts import server_frames as out_frames
 from chat_contracts.batch import BATCH_PATH
 from chat_contracts.events import RevocationData
+from chat_contracts.frames import CloseCode
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -24,10 +26,10 @@ from ws_gateway.batch_http import AiohttpPoster
 from ws_gateway.broker import Broker, RedisBroker
 from ws_gateway.config import Settings
 from ws_gateway.context import GatewayContext
+from ws_gateway.follow import FollowBroker
 from ws_gateway.health import readiness_loop, start_ops_server
 from ws_gateway.http import api_client
 from ws_gateway.presence import MemoryPresence, PresenceTracker, RedisPresence
-from ws_gateway.protocol import CloseCode
 from ws_gateway.rooms import RoomIndex
 from ws_gateway.store import StoreBatcher
 
@@ -46,7 +48,7 @@ def build_context(settings: Settings, client: httpx.AsyncClient) -> GatewayConte
             settings.redis_url, settings.replica_id, settings.presence_ttl_seconds
         )
     else:
-        broker = Broker()
+        broker = FollowBroker(settings.api_internal_url)
         store = MemoryPresence(settings.replica_id, settings.presence_ttl_seconds)
     presence = PresenceTracker(
         store, index, settings.presence_interval_seconds, settings.heartbeat_seconds
@@ -112,7 +114,7 @@ def _wire_broker(ctx: GatewayContext) -> None:
     def on_typing(payload: dict[str, Any]) -> None:
         room_id, user_id = int(payload["room_id"]), int(payload["user_id"])
         skip = payload.get("conn") if payload.get("replica") == ctx.settings.replica_id else None
-        frame = {"type": "typing", "room_id": room_id, "user_id": user_id}
+        frame = out_frames.typing(room_id, user_id)
         ctx.index.broadcast(room_id, frame, skip=skip)
 
     def on_resync() -> None:

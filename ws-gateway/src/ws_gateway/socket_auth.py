@@ -7,12 +7,13 @@ import asyncio
 import time
 
 import structlog
+from chat_contracts import server_frames as out_frames
+from chat_contracts.frames import AuthFrame, CloseCode, ProtocolError, parse_frame
 
 from ws_gateway.auth import AuthUnavailable, Identity, TokenRejected
 from ws_gateway.connection import Connection
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import frames_in
-from ws_gateway.protocol import AuthFrame, CloseCode, ProtocolError, parse_frame, with_ref
 
 log = structlog.get_logger("ws_gateway.socket_auth")
 
@@ -65,9 +66,7 @@ def _accept(conn: Connection, identity: Identity, frame: AuthFrame) -> None:
     conn.identity = identity
     conn.token = frame.token
     conn.reauth_deadline = None
-    conn.send(
-        with_ref({"type": "auth_ok", "user_id": identity.user_id, "exp": identity.exp}, frame.ref)
-    )
+    conn.send(out_frames.auth_ok(identity.user_id, identity.exp, frame.ref))
 
 
 async def reauth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> None:
@@ -90,7 +89,7 @@ async def watch_expiry(ctx: GatewayContext, conn: Connection) -> None:
             continue
         if conn.reauth_deadline is None:
             conn.reauth_deadline = time.monotonic() + grace
-            conn.send({"type": "reauth_required", "grace_seconds": grace})
+            conn.send(out_frames.reauth_required(grace))
         remaining = conn.reauth_deadline - time.monotonic()
         if remaining <= 0:
             conn.close(CloseCode.POLICY, "token expired")

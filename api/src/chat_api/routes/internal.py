@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from chat_contracts.batch import BATCH_PATH, StoreBatchIn, StoreBatchOut
-from chat_contracts.events import EventType
+from chat_contracts.events import EVENTS_STREAM_PATH, EventType
+from chat_contracts.identity import VALIDATE_TOKEN_PATH, ValidateTokenIn, ValidateTokenOut
 from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
-from fastapi import APIRouter, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chat_api import crud, metrics
 from chat_api.deps import SessionDep, StateDep
+from chat_api.hub import LocalHub
 from chat_api.publisher import publish_messages
-from chat_api.schemas import ValidateTokenIn, ValidateTokenOut
+from chat_api.schemas import MAX_ID
 
 router = APIRouter(tags=["internal"])
 
 
 @router.post(
-    "/validate-token",
+    VALIDATE_TOKEN_PATH,
     response_model=ValidateTokenOut,
     responses={401: {"model": ValidateTokenOut}},
 )
@@ -61,6 +65,21 @@ async def store_batch(body: StoreBatchIn, session: SessionDep, state: StateDep) 
     # Serialized once by pydantic-core; re-validating hundreds of results would cost more.
     out = StoreBatchOut(results=outcome.results)
     return Response(out.model_dump_json(exclude_none=False), media_type="application/json")
+
+
+# Not in the OpenAPI schema: a response that never ends would hang schemathesis' runs;
+# its bad-input cases are in api/tests/test_hub.py.
+@router.get(EVENTS_STREAM_PATH, include_in_schema=False)
+async def events_stream(
+    state: StateDep,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    hub: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> StreamingResponse:
+    """NDJSON of every event this process commits, for gateways when there is no Redis."""
+    if not isinstance(state.publisher, LocalHub):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "events are published to Redis")
+    stream = state.publisher.stream(after, hub)
+    return StreamingResponse(stream, media_type="application/x-ndjson")
 
 
 @router.get("/metrics", include_in_schema=False)

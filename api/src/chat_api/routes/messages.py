@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from chat_contracts.events import EventType, MessageData
+from chat_contracts.limits import PAGE_MAX
 from fastapi import APIRouter, Query, Response, status
 
 from chat_api import crud, metrics
@@ -52,7 +53,7 @@ async def history(
     room_id: Annotated[int, Query(ge=1, le=MAX_ID)],
     before: SeqParam = None,
     after: SeqParam = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> MessagePage:
     rows, has_more = await crud.messages.page(
         session,

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chat_contracts.events import MessageData
+from chat_contracts.limits import TOKEN_MAX
 
 BATCH_PATH = "/messages/batch"
 BATCH_MAX_ITEMS = 500
@@ -23,7 +24,7 @@ BATCH_MAX_ITEMS = 500
 class StoreItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(max_length=4096)
+    token: str = Field(max_length=TOKEN_MAX)
     room_id: Any
     content: Any
     client_msg_id: Any

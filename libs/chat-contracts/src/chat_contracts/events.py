@@ -11,6 +11,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 ENVELOPE_VERSION: Literal[1] = 1
+# Without Redis, gateways follow the API's events here (internal port, NDJSON; chat_api/hub.py).
+EVENTS_STREAM_PATH = "/events/stream"
 
 
 class EventType(StrEnum):

@@ -1,6 +1,7 @@
 // The gateway connection: auth as the first frame (never a token in the URL),
 // reconnect with exponential backoff + full jitter, resume per room, gap fill.
 import { resolveWsUrl } from "./config.js";
+import { CLIENT_FRAMES, CLOSE_CODES, PROTOCOL_VERSION, SERVER_FRAMES } from "./protocol.js";
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
@@ -94,7 +95,7 @@ export class ChatSocket extends EventTarget {
     this.ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
-      ws.send(JSON.stringify({ type: "auth", token: this.getToken() }));
+      ws.send(JSON.stringify(this.authFrame()));
       this.authTimer = setTimeout(() => ws.close(4000, "auth timeout"), AUTH_TIMEOUT_MS);
     });
     ws.addEventListener("message", (ev) => {
@@ -106,6 +107,11 @@ export class ChatSocket extends EventTarget {
     // "error" is always followed by "close"; nothing to do here.
   }
 
+  authFrame() {
+    // The wire version this page speaks; auth_ok says which one the gateway serves.
+    return { type: CLIENT_FRAMES.AUTH, token: this.getToken(), protocol: PROTOCOL_VERSION };
+  }
+
   onFrame(data) {
     let frame;
     try {
@@ -115,7 +121,7 @@ export class ChatSocket extends EventTarget {
     }
     if (!frame || typeof frame.type !== "string") return;
     switch (frame.type) {
-      case "auth_ok": {
+      case SERVER_FRAMES.AUTH_OK: {
         const first = !this.authed;
         clearTimeout(this.authTimer);
         this.authed = true;
@@ -123,7 +129,7 @@ export class ChatSocket extends EventTarget {
         if (first) this.afterAuth();
         return;
       }
-      case "reauth_required":
+      case SERVER_FRAMES.REAUTH_REQUIRED:
         this.reauth();
         return;
       default:
@@ -142,7 +148,7 @@ export class ChatSocket extends EventTarget {
   async reauth() {
     try {
       await this.refresh();
-      this.sendRaw({ type: "auth", token: this.getToken() });
+      this.sendRaw(this.authFrame());
     } catch (err) {
       if (err && (err.status === 401 || err.status === 403)) this.loggedOut();
       // Otherwise the grace period may still save us on the next refresh timer.
@@ -156,7 +162,7 @@ export class ChatSocket extends EventTarget {
     this.authed = false;
     if (this.stopped) return;
     const reason = String(ev.reason || "");
-    if (ev.code === 1008) {
+    if (ev.code === CLOSE_CODES.POLICY) {
       if (/revok/i.test(reason)) return this.loggedOut();
       // Policy close: maybe our token expired. A failing refresh means we are signed out.
       this.refresh().then(
@@ -165,7 +171,7 @@ export class ChatSocket extends EventTarget {
       );
       return;
     }
-    if ((ev.code === 1001 || ev.code === 1012) && wasAuthed) {
+    if ((ev.code === CLOSE_CODES.GOING_AWAY || ev.code === CLOSE_CODES.SERVICE_RESTART) && wasAuthed) {
       // Server draining: reconnect soon (jittered so replicas are not stampeded).
       return this.scheduleReconnect(1000);
     }

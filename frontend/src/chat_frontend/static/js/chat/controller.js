@@ -1,5 +1,6 @@
 // Glue between the API, the socket, the store and the views for the chat page.
 import { api } from "../api.js";
+import { LIMITS, SERVER_FRAMES } from "../protocol.js";
 import { errorText, uuid } from "../ui.js";
 import { ReadMarkers } from "./reads.js";
 import { RefRequests } from "./refs.js";
@@ -127,7 +128,7 @@ export class ChatController {
     const roomId = this.store.activeRoomId;
     const text = content.trim();
     if (!roomId || !text) return false;
-    const p = this.store.addPending(roomId, text.slice(0, 4000), uuid());
+    const p = this.store.addPending(roomId, text.slice(0, LIMITS.CONTENT_MAX), uuid());
     this.transmit(p);
     return true;
   }
@@ -212,35 +213,35 @@ export class ChatController {
 
   onFrame(f) {
     switch (f.type) {
-      case "event":
+      case SERVER_FRAMES.EVENT:
         return this.onEvent(f);
-      case "ack":
+      case SERVER_FRAMES.ACK:
         if (f.ref !== undefined && this.refs.settle(f)) return;
         if (!f.client_msg_id || !f.message) return;
         clearTimeout(this.ackTimers.get(f.client_msg_id));
         this.ackTimers.delete(f.client_msg_id);
         this.store.ack(f.client_msg_id, f.message);
         return this.showRead();
-      case "nack":
+      case SERVER_FRAMES.NACK:
         if (f.ref !== undefined && this.refs.settle(f)) return;
         if (!f.client_msg_id) return;
         clearTimeout(this.ackTimers.get(f.client_msg_id));
         return this.onNack(f);
-      case "joined":
+      case SERVER_FRAMES.JOINED:
         return this.onJoined(f);
-      case "resumed":
+      case SERVER_FRAMES.RESUMED:
         return this.sync.resumed(Number(f.room_id), Number(f.last_seq));
-      case "reset":
+      case SERVER_FRAMES.RESET:
         return this.onReset(f.room_id);
-      case "fetched":
+      case SERVER_FRAMES.FETCHED:
         return this.sync.fetched(Number(f.room_id));
-      case "presence":
+      case SERVER_FRAMES.PRESENCE:
         this.store.setOnline(f.room_id, f.online, f.joined, f.left);
         return this.membersMayHaveChanged(Number(f.room_id), [...(f.online || []), ...(f.joined || [])]);
-      case "typing":
+      case SERVER_FRAMES.TYPING:
         if (!this.store.users.has(f.user_id)) this.userNeeded(f.user_id);
         return this.store.setTyping(f.room_id, f.user_id);
-      case "error":
+      case SERVER_FRAMES.ERROR:
         if (f.ref !== undefined && this.refs.settle({ ...f, error: f.message })) return;
         console.warn("gateway error", f.code, f.message);
         return;

@@ -1,5 +1,6 @@
 // The message list: keyed rendering (no full rebuilds, so scroll position and an open
 // edit box survive live updates), infinite scroll up, stick-to-bottom for new messages.
+import { LIMITS } from "../protocol.js";
 import { el, formatTimestamp } from "../ui.js";
 
 export class MessagesView {
@@ -171,7 +172,7 @@ export class MessagesView {
   }
 
   editForm(item) {
-    const input = el("textarea", { class: "edit-input", testid: "message-edit-input", maxlength: "4000", rows: "2" });
+    const input = el("textarea", { class: "edit-input", testid: "message-edit-input", maxlength: String(LIMITS.CONTENT_MAX), rows: "2" });
     input.value = item.content;
     const error = el("p", { class: "form-error", role: "alert", testid: "message-edit-error", hidden: true });
     const save = async (ev) => {

@@ -1,4 +1,5 @@
 // Left column: my rooms and DMs with unread badges, the public room browser, user search.
+import { LIMITS } from "../protocol.js";
 import { el, errorText, plural, showMessage } from "../ui.js";
 
 export function roomLabel(store, rs) {
@@ -127,7 +128,7 @@ export class SidebarView {
     ev.preventDefault();
     const name = this.n.createName.value.trim();
     if (!name) return showMessage(this.n.createError, "Give the room a name.");
-    if (name.length > 64) return showMessage(this.n.createError, "Room names are at most 64 characters.");
+    if (name.length > LIMITS.NAME_MAX) return showMessage(this.n.createError, `Room names are at most ${LIMITS.NAME_MAX} characters.`);
     showMessage(this.n.createError, "");
     try {
       const room = await this.api.createRoom(name, this.n.createKind.value);

@@ -1,6 +1,7 @@
 // Keeping each loaded room's history complete across reconnects: resume bookkeeping and
 // gap fills (socket `fetch` first, the API's `?after=` when the socket cannot help).
 import { api } from "../api.js";
+import { LIMITS } from "../protocol.js";
 
 const FETCH_TIMEOUT_MS = 8_000;
 
@@ -52,7 +53,7 @@ export class GapFiller {
     try {
       let after = rs ? rs.latestSeq : 0;
       for (let i = 0; i < 20; i += 1) {
-        const page = await api.messages(roomId, { after, limit: 200 });
+        const page = await api.messages(roomId, { after, limit: LIMITS.PAGE_MAX });
         this.store.applyPage(roomId, page, "after");
         const msgs = page.messages || [];
         if (!page.has_more || !msgs.length || msgs[msgs.length - 1].seq >= entry.before - 1) break;

@@ -1,16 +1,24 @@
-"""Client frames: parsing and validation, error codes, server frame encoding.
+"""Socket frames in both directions, their error and close codes: the gateway's wire.
 
-Every client frame is a JSON object with a `type`; any frame may carry `ref`, which
-the gateway echoes in its replies so clients can match them.
+Every client frame is a JSON object with a `type`; any frame may carry `ref`, which the
+gateway echoes in its replies so clients can match them. Server frames are built only by
+the functions below, so each shape is written once; the browser's protocol.js is
+generated from this module (jsgen.py) with a test that fails when the two drift.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from chat_contracts.limits import CLIENT_MSG_ID_MAX, CONTENT_MAX, RESUME_ROOMS_MAX, TOKEN_MAX
+
+# The wire version this gateway speaks, sent in `auth_ok`. A client that announces none
+# (every client before versions existed) is served version 1, which is this one.
+PROTOCOL_VERSION: Final = 1
 
 Ref = Annotated[str | int | None, Field(default=None)]
 RoomId = Annotated[int, Field(gt=0)]
@@ -41,6 +49,22 @@ class CloseCode:
     TRY_AGAIN_LATER = 1013
 
 
+class ServerFrame(StrEnum):
+    AUTH_OK = "auth_ok"
+    REAUTH_REQUIRED = "reauth_required"
+    JOINED = "joined"
+    LEFT = "left"
+    RESUMED = "resumed"
+    RESET = "reset"
+    FETCHED = "fetched"
+    EVENT = "event"
+    ACK = "ack"
+    NACK = "nack"
+    PRESENCE = "presence"
+    TYPING = "typing"
+    ERROR = "error"
+
+
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -49,7 +73,9 @@ class _Frame(BaseModel):
 
 class AuthFrame(_Frame):
     type: Literal["auth"]
-    token: str = Field(min_length=1, max_length=8192)
+    token: str = Field(min_length=1, max_length=TOKEN_MAX)
+    # The highest wire version the client speaks; absent = 1 (see PROTOCOL_VERSION).
+    protocol: int | None = Field(default=None, ge=1, le=1000, strict=True)
 
 
 class JoinFrame(_Frame):
@@ -65,14 +91,14 @@ class LeaveFrame(_Frame):
 class MessageFrame(_Frame):
     type: Literal["message"]
     room_id: RoomId
-    client_msg_id: str = Field(min_length=1, max_length=64)
-    content: str = Field(min_length=1, max_length=4000)
+    client_msg_id: str = Field(min_length=1, max_length=CLIENT_MSG_ID_MAX)
+    content: str = Field(min_length=1, max_length=CONTENT_MAX)
 
 
 class EditFrame(_Frame):
     type: Literal["edit"]
     message_id: int = Field(gt=0)
-    content: str = Field(min_length=1, max_length=4000)
+    content: str = Field(min_length=1, max_length=CONTENT_MAX)
 
 
 class DeleteFrame(_Frame):
@@ -93,7 +119,7 @@ class PresenceFrame(_Frame):
 class ResumeFrame(_Frame):
     type: Literal["resume"]
     # JSON object keys are strings; pydantic turns "12" into 12.
-    rooms: dict[RoomId, Annotated[int, Field(ge=0)]] = Field(max_length=500)
+    rooms: dict[RoomId, Annotated[int, Field(ge=0)]] = Field(max_length=RESUME_ROOMS_MAX)
 
 
 class FetchFrame(_Frame):
@@ -103,6 +129,18 @@ class FetchFrame(_Frame):
     before_seq: int | None = Field(default=None, gt=0)
 
 
+_CLIENT_FRAMES = (
+    AuthFrame,
+    JoinFrame,
+    LeaveFrame,
+    MessageFrame,
+    EditFrame,
+    DeleteFrame,
+    TypingFrame,
+    PresenceFrame,
+    ResumeFrame,
+    FetchFrame,
+)
 ClientFrame = Annotated[
     AuthFrame
     | JoinFrame
@@ -117,8 +155,9 @@ ClientFrame = Annotated[
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
-FRAME_TYPES = frozenset(
-    ("auth", "join", "leave", "message", "edit", "delete", "typing", "presence", "resume", "fetch")
+CLIENT_FRAME_TYPES: Final = tuple(
+    frame.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for frame in _CLIENT_FRAMES
 )
 
 
@@ -148,7 +187,7 @@ def parse_frame(raw: str | bytes) -> ClientFrame:
     if not isinstance(ref, str | int) or isinstance(ref, bool):
         ref = None
     frame_type = data.get("type")
-    if frame_type not in FRAME_TYPES:
+    if frame_type not in CLIENT_FRAME_TYPES:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {frame_type!r:.40}", ref)
     try:
         return _ADAPTER.validate_python(data)
@@ -167,7 +206,3 @@ def with_ref(frame: dict[str, Any], ref: str | int | None) -> dict[str, Any]:
     if ref is not None:
         frame["ref"] = ref
     return frame
-
-
-def error_frame(code: ErrorCode, message: str, ref: str | int | None = None) -> dict[str, Any]:
-    return with_ref({"type": "error", "code": code.value, "message": message}, ref)
