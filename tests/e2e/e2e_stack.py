@@ -10,13 +10,10 @@ secret-grep test can read them all.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import random
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,30 +23,13 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
-from chat_testkit import ServiceProcess
+from chat_testkit import ServiceProcess, free_port
 from chat_testkit.tls import TestCA
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 REPLICAS = ("e2e-gw-1", "e2e-gw-2")
 HSTS_SECONDS = 31536000
-
-
-def free_port() -> int:
-    """A free loopback port below the ephemeral range: the many outgoing connections of this
-    suite (and of parallel suites) take local ports from that range, racing a listener."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(200):
-        port = random.randrange(10000, max(low, 10001))
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
 
 
 def load_render() -> ModuleType:
