@@ -165,3 +165,12 @@ def private_api(
     finally:
         api.proc.signal(signal.SIGCONT)
         api.proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def solo(module_gateways: GatewayFactory, api_server: Api) -> Gateway:
+    """One replica without Redis (the embedded `make run` mode: in-process broker), with
+    small limits: 2 sockets per user, resume cap 3."""
+    return module_gateways(
+        1, api=api_server, REDIS_URL="", MAX_SOCKETS_PER_USER="2", RESUME_CAP="3"
+    )[0]

@@ -3,6 +3,8 @@ the gateway's /metrics reader."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from chat_testkit.client import (
     Client,
@@ -25,6 +27,7 @@ __all__ = [
     "create_room",
     "eventually",
     "handshake_status",
+    "message_frame",
     "metric",
     "register",
     "rest",
@@ -38,3 +41,13 @@ def metric(ops_url: str, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def message_frame(room: int, content: str) -> Frame:
+    """A `message` frame with a fresh client_msg_id."""
+    return {
+        "type": "message",
+        "room_id": room,
+        "client_msg_id": uuid.uuid4().hex,
+        "content": content,
+    }
