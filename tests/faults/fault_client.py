@@ -1,6 +1,6 @@
-"""Test-side clients for the fault suite: the shared REST helpers, `Client` and `Resilient`
-(chat_testkit.client), registering with passwords the log check can find, and a
-session-wide pool of users."""
+"""Fault-suite helpers beyond chat_testkit.client (the shared REST helpers, `Client` and
+`Resilient`): registering with passwords the log check can find, and a session-wide pool
+of users."""
 
 from __future__ import annotations
 
@@ -8,30 +8,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from chat_testkit import client as _client
-from chat_testkit.client import (
-    Client,
-    Frame,
-    Resilient,
-    User,
-    create_room,
-    eventually,
-    rest,
-    stored_messages,
-)
-
-__all__ = [
-    "SECRETS",
-    "Client",
-    "Frame",
-    "Resilient",
-    "User",
-    "create_room",
-    "eventually",
-    "register",
-    "rest",
-    "stored_messages",
-    "users",
-]
+from chat_testkit.client import User
 
 PASSWORD_PREFIX = "pw-secret-"
 # Every secret the suite hands out; the log check greps every service log for them.

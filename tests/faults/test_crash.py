@@ -6,7 +6,7 @@ import asyncio
 import signal
 
 import httpx
-from fault_client import Client, eventually
+from chat_testkit.client import Client, eventually
 from fault_oracle import check_oracle
 from fault_scenario import spread, stop_all, traffic
 from fault_stack import ORIGIN, Api, Gateway

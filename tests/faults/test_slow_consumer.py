@@ -8,7 +8,7 @@ import socket
 import time
 
 import httpx
-from fault_client import eventually
+from chat_testkit.client import eventually
 from fault_oracle import check_oracle, percentile
 from fault_rawws import OP_TEXT, RawSocket, build_frame
 from fault_scenario import latencies, spread, stop_all, traffic

@@ -1,38 +1,12 @@
-"""Test-side clients for the gateway suite: the shared ones from chat_testkit.client, plus
-the gateway's /metrics reader."""
+"""Gateway-suite helpers beyond chat_testkit.client (the shared REST helpers and WebSocket
+clients): the gateway's /metrics reader and a message frame."""
 
 from __future__ import annotations
 
 import uuid
 
 import httpx
-from chat_testkit.client import (
-    Client,
-    Frame,
-    Resilient,
-    User,
-    create_room,
-    eventually,
-    handshake_status,
-    register,
-    rest,
-    stored_messages,
-)
-
-__all__ = [
-    "Client",
-    "Frame",
-    "Resilient",
-    "User",
-    "create_room",
-    "eventually",
-    "handshake_status",
-    "message_frame",
-    "metric",
-    "register",
-    "rest",
-    "stored_messages",
-]
+from chat_testkit.client import Frame
 
 
 def metric(ops_url: str, sample: str) -> float:

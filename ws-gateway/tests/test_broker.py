@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from chat_testkit.client import Client, create_room, register
 from conftest import ORIGIN, Api, Gateway
-from gw_helpers import Client, create_room, message_frame, register
+from gw_helpers import message_frame
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,9 @@ from chat_contracts.events import (
     encode_envelope,
     message_event,
 )
+from chat_testkit.client import Client, create_room, eventually, register
 from conftest import ORIGIN, Api, GatewayFactory
-from gw_helpers import Client, create_room, eventually, metric, register
+from gw_helpers import metric
 from prometheus_client import REGISTRY
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.client import ClientProtocol

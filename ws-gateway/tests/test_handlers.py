@@ -8,8 +8,8 @@ import uuid
 import jwt
 import pytest
 from chat_contracts.tokens import TokenClaims, encode_token
+from chat_testkit.client import Client, User, create_room, register, rest, stored_messages
 from conftest import JWT_SECRET, ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, User, create_room, register, rest, stored_messages
 
 pytestmark = pytest.mark.integration
 

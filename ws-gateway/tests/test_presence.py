@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from chat_testkit.client import Client, create_room, register
 from conftest import ORIGIN, Api, GatewayFactory
-from gw_helpers import Client, create_room, register
 
 pytestmark = [pytest.mark.integration]
 

@@ -16,8 +16,9 @@ import redis
 from chat_contracts.channels import room_channel
 from chat_contracts.events import EventType, MessageData, encode_envelope, message_event
 from chat_testkit import RedisServer
+from chat_testkit.client import Client, create_room, eventually, register, rest
 from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, create_room, eventually, message_frame, register, rest
+from gw_helpers import message_frame
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import signal
 import httpx
 import pytest
 from chat_testkit import RedisServer
+from chat_testkit.client import Client, eventually, handshake_status, register
 from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, eventually, handshake_status, register
 from pydantic import ValidationError
 from websockets.asyncio.client import connect
 from ws_gateway.config import Settings

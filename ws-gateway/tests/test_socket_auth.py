@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from chat_testkit.client import Client, eventually, register
 from conftest import ORIGIN, Api, Gateway
-from gw_helpers import Client, eventually, metric, register
+from gw_helpers import metric
 
 pytestmark = pytest.mark.integration
 
