@@ -71,24 +71,27 @@ def create_room(
     return room_id
 
 
-def stored_messages(api_url: str, user: User, room_id: int) -> list[Frame]:
-    """The oracle: everything PostgreSQL holds for the room, via GET /api/messages."""
+def room_history(http: httpx.Client, token: str, room_id: int) -> list[Frame]:
+    """Every message of the room as the API returns it (GET /api/messages, ascending, all
+    pages), through `http` (base URL the API's or the ingress's)."""
     out: list[Frame] = []
     after = 0
+    auth = {"Authorization": f"Bearer {token}"}
     while True:
-        r = rest(
-            api_url,
-            "GET",
-            "/messages",
-            user,
-            params={"room_id": room_id, "after": after, "limit": 200},
-        )
+        params = {"room_id": room_id, "after": after, "limit": 200}
+        r = http.get("/api/messages", params=params, headers=auth)
         assert r.status_code == 200, r.text
         body = r.json()
         out.extend(body["messages"])
         if not body["has_more"] or not body["messages"]:
             return out
         after = body["messages"][-1]["seq"]
+
+
+def stored_messages(api_url: str, user: User, room_id: int) -> list[Frame]:
+    """The oracle: everything PostgreSQL holds for the room, via GET /api/messages."""
+    with httpx.Client(base_url=api_url, timeout=15) as http:
+        return room_history(http, user.token, room_id)
 
 
 async def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
