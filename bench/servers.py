@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+from chat_testkit.services import api_env, gateway_env
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEER_DIR = BENCH_DIR / "peers" / "socketio"
@@ -98,22 +99,14 @@ class Stack:
     def _start_api(self) -> None:
         assert self.pg is not None and self.redis is not None
         port, internal = free_port(), free_port()
-        env = {
-            "DATABASE_URL": self.pg.create_database("bench"),
-            "JWT_SECRET": JWT_SECRET,
-            "REDIS_URL": self.redis.url,
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(port),
-            "API_INTERNAL_HOST": "127.0.0.1",
-            "API_INTERNAL_PORT": str(internal),
-            "ENVIRONMENT": "development",
-            "LOG_JSON": "true",
-            "LOG_LEVEL": "WARNING",
-            # Every bench user registers and logs in from 127.0.0.1.
-            "LOGIN_RATE_PER_IP": "100000/minute",
-            "LOGIN_RATE_PER_USERNAME": "100000/minute",
-            "REGISTER_RATE_PER_IP": "100000/minute",
-        }
+        env = api_env(
+            database_url=self.pg.create_database("bench"),
+            redis_url=self.redis.url,
+            jwt_secret=JWT_SECRET,
+            port=port,
+            internal_port=internal,
+            LOG_LEVEL="WARNING",
+        )
         argv = [sys.executable, "-m", "chat_api"]
         # The schema must exist before the first request, not before `serve` starts (its
         # lifespan touches no table), so both interpreters import in parallel.
@@ -158,23 +151,20 @@ class Stack:
         if name == "ours":
             ops = free_port()
             assert self.redis is not None
-            env = {
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(port),
-                "GATEWAY_OPS_HOST": "127.0.0.1",
-                "GATEWAY_OPS_PORT": str(ops),
-                "REPLICA_ID": f"bench-gw{n}",
-                "API_URL": self.api_url,
-                "API_INTERNAL_URL": self.api_internal,
-                "REDIS_URL": self.redis.url,
-                "LOG_JSON": "true",
-                "LOG_LEVEL": "WARNING",
+            env = gateway_env(
+                port=port,
+                ops_port=ops,
+                replica=f"bench-gw{n}",
+                api_url=self.api_url,
+                api_internal_url=self.api_internal,
+                redis_url=self.redis.url,
+                LOG_LEVEL="WARNING",
                 # Load, not abuse: the per-socket limiter and per-user socket cap are product
                 # policy; raised so they are not what the bench measures (their cost remains).
-                "RATE_PER_SECOND": "100000",
-                "RATE_BURST": "100000",
-                "MAX_SOCKETS_PER_USER": "100000",
-            }
+                RATE_PER_SECOND="100000",
+                RATE_BURST="100000",
+                MAX_SOCKETS_PER_USER="100000",
+            )
             argv = [sys.executable, "-m", "ws_gateway"]
             health = f"http://127.0.0.1:{ops}/readyz"  # ready = Redis subscribed + API up
         elif name == "socketio":

@@ -10,46 +10,33 @@ secret-grep test can read them all.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
-import random
 import secrets
 import shutil
-import socket
 import ssl
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 import httpx
-from chat_testkit import ServiceProcess
+from chat_testkit import ServiceProcess, free_port
+from chat_testkit.services import (
+    api_env,
+    api_process,
+    frontend_env,
+    frontend_process,
+    gateway_env,
+    gateway_process,
+    http_url,
+    migrate_api,
+)
 from chat_testkit.tls import TestCA
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 REPLICAS = ("e2e-gw-1", "e2e-gw-2")
 HSTS_SECONDS = 31536000
-
-
-def free_port() -> int:
-    """A free loopback port below the ephemeral range: the many outgoing connections of this
-    suite (and of parallel suites) take local ports from that range, racing a listener."""
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(200):
-        port = random.randrange(10000, max(low, 10001))
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
 
 
 def load_render() -> ModuleType:
@@ -112,98 +99,63 @@ class Stack:
             proc.terminate(timeout=15)
 
 
-def _service(
-    log_dir: Path, name: str, module: str, env: dict[str, str], health: str
-) -> ServiceProcess:
-    return ServiceProcess(
-        name=name,
-        argv=[sys.executable, "-m", module],
-        env={"PYTHONUNBUFFERED": "1", "LOG_JSON": "true", **env},
-        log_dir=log_dir,
-        health_url=health,
-        cwd=ROOT,
-    )
-
-
 def start_stack(artifacts: Path, database_url: str, redis_url: str, ca: TestCA) -> Stack:
     log_dir = artifacts / "logs"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     port, api_port, internal_port = free_port(), free_port(), free_port()
     origin = f"https://127.0.0.1:{port}"
-    common = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "JWT_SECRET": secrets.token_hex(32),
-        "ENVIRONMENT": "production",
-        "COOKIE_SECURE": "true",  # the API's default, said here because the suite checks it
-        "REGISTER_RATE_PER_IP": "200/minute",  # every browser user comes from 127.0.0.1
-        "LOGIN_RATE_PER_IP": "200/minute",
-    }
-    migrate = subprocess.run(
-        [sys.executable, "-m", "chat_api", "migrate"],
-        env={**os.environ, **common},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    unbuffered = {"PYTHONUNBUFFERED": "1"}
+    api_settings = api_env(
+        database_url=database_url,
+        redis_url=redis_url,
+        jwt_secret=secrets.token_hex(32),
+        port=api_port,
+        internal_port=internal_port,
+        environment="production",
+        auth_rate=None,
+        COOKIE_SECURE="true",  # the API's default, said here because the suite checks it
+        REGISTER_RATE_PER_IP="200/minute",  # every browser user comes from 127.0.0.1
+        LOGIN_RATE_PER_IP="200/minute",
+        **unbuffered,
     )
-    (log_dir / "migrate.log").write_text(migrate.stdout + migrate.stderr)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-
-    api = _service(
-        log_dir,
-        "api",
-        "chat_api",
-        {
-            **common,
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(api_port),
-            "API_INTERNAL_HOST": "127.0.0.1",
-            "API_INTERNAL_PORT": str(internal_port),
-        },
-        f"http://127.0.0.1:{internal_port}/readyz",
-    )
-    api.argv = [*api.argv, "serve"]
+    migrate_api(api_settings, cwd=ROOT, log_path=log_dir / "migrate.log")
+    api = api_process(api_settings, log_dir, health="/readyz", cwd=ROOT)
 
     fe_port, fe_ops = free_port(), free_port()
-    frontend = _service(
+    frontend = frontend_process(
+        frontend_env(
+            port=fe_port,
+            ops_port=fe_ops,
+            HSTS_MAX_AGE_SECONDS=str(HSTS_SECONDS),
+            **unbuffered,
+        ),
         log_dir,
-        "frontend",
-        "chat_frontend",
-        {
-            "FRONTEND_HOST": "127.0.0.1",
-            "FRONTEND_PORT": str(fe_port),
-            "FRONTEND_OPS_PORT": str(fe_ops),
-            "HSTS_MAX_AGE_SECONDS": str(HSTS_SECONDS),
-        },
-        f"http://127.0.0.1:{fe_ops}/readyz",
+        cwd=ROOT,
     )
     gateways: dict[str, ServiceProcess] = {}
     gateway_ports: dict[str, tuple[int, int]] = {}
     for replica in REPLICAS:
         gw_port, ops = free_port(), free_port()
         gateway_ports[replica] = (gw_port, ops)
-        gateways[replica] = _service(
-            log_dir,
-            replica,
-            "ws_gateway",
-            {
-                "REDIS_URL": redis_url,
-                "REPLICA_ID": replica,
-                "API_URL": f"http://127.0.0.1:{api_port}",
-                "API_INTERNAL_URL": f"http://127.0.0.1:{internal_port}",
-                "ALLOWED_ORIGINS": origin,
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(gw_port),
-                "GATEWAY_OPS_HOST": "127.0.0.1",
-                "GATEWAY_OPS_PORT": str(ops),
-                "DRAIN_SECONDS": "3",
+        gateways[replica] = gateway_process(
+            gateway_env(
+                port=gw_port,
+                ops_port=ops,
+                replica=replica,
+                api_url=http_url(api_port),
+                api_internal_url=http_url(internal_port),
+                redis_url=redis_url,
+                allowed_origins=origin,
+                DRAIN_SECONDS="3",
                 # A killed replica's users drop out of presence quickly.
-                "PRESENCE_TTL_SECONDS": "6",
-            },
-            f"http://127.0.0.1:{ops}/readyz",
+                PRESENCE_TTL_SECONDS="6",
+                **unbuffered,
+            ),
+            log_dir,
+            name=replica,
+            health="/readyz",
+            cwd=ROOT,
         )
     # All four in parallel: imports dominate start-up on a 2-core machine, and each health
     # URL is polled until it answers (a gateway is ready once it reaches the API and Redis).

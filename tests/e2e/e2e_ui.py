@@ -135,19 +135,3 @@ def api_login(http: httpx.Client, username: str, password: str) -> tuple[str, in
     assert r.status_code == 200, r.text
     body = r.json()
     return str(body["access_token"]), int(body["user"]["id"])
-
-
-def stored_messages(http: httpx.Client, token: str, room_id: int) -> list[dict[str, Any]]:
-    """Every message of the room as the API returns it (GET /api/messages, ascending)."""
-    out: list[dict[str, Any]] = []
-    after = 0
-    auth = {"Authorization": f"Bearer {token}"}
-    while True:
-        params = {"room_id": room_id, "after": after, "limit": 200}
-        r = http.get("/api/messages", params=params, headers=auth)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        out.extend(body["messages"])
-        if not body["has_more"] or not body["messages"]:
-            return out
-        after = body["messages"][-1]["seq"]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fault_client import Resilient, eventually, stored_messages
+from chat_testkit.client import Resilient, eventually, stored_messages
 
 REPORT_FILE: Path | None = None  # set by conftest
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from fault_client import Resilient, create_room, users
+from chat_testkit.client import Resilient, create_room
+from fault_client import users
 from fault_stack import ORIGIN, Api, Gateway
 
 

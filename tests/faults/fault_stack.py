@@ -18,6 +18,14 @@ from pathlib import Path
 
 import httpx
 from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+from chat_testkit.services import (
+    FAST_GATEWAY_TIMINGS,
+    api_env,
+    api_process,
+    gateway_env,
+    gateway_process,
+    migrate_api,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "fault-suite-secret-0123456789abcdef-0123456789"
@@ -85,41 +93,21 @@ class Api:
         return f"http://127.0.0.1:{self.internal_port}"
 
     def env(self) -> dict[str, str]:
-        return {
-            "DATABASE_URL": self.database_url,
-            "JWT_SECRET": JWT_SECRET,
-            "REDIS_URL": self.redis.url,
-            "API_HOST": "127.0.0.1",
-            "API_PORT": str(self.port),
-            "API_INTERNAL_HOST": "127.0.0.1",
-            "API_INTERNAL_PORT": str(self.internal_port),
-            "ENVIRONMENT": "development",
-            "LOG_JSON": "true",
-            # Every fault-suite user registers and logs in from 127.0.0.1.
-            "LOGIN_RATE_PER_IP": "1000000/minute",
-            "LOGIN_RATE_PER_USERNAME": "1000000/minute",
-            "REGISTER_RATE_PER_IP": "1000000/minute",
-        }
+        # Every fault-suite user registers and logs in from 127.0.0.1.
+        return api_env(
+            database_url=self.database_url,
+            redis_url=self.redis.url,
+            jwt_secret=JWT_SECRET,
+            port=self.port,
+            internal_port=self.internal_port,
+            auth_rate="1000000/minute",
+        )
 
     def migrate(self) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "chat_api", "migrate"],
-            env={**os.environ, **self.env()},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        migrate_api(self.env())
 
     def start(self) -> Api:
-        self.proc = ServiceProcess(
-            name="api",
-            argv=[sys.executable, "-m", "chat_api", "serve"],
-            env=self.env(),
-            log_dir=self.log_dir,
-            health_url=f"{self.internal_url}/healthz",
-        ).start(timeout=60)
+        self.proc = api_process(self.env(), self.log_dir).start(timeout=60)
         wait_http_ok(f"{self.url}/api/healthz", timeout=30, proc=self.proc.proc)
         return self
 
@@ -184,31 +172,17 @@ class GatewayLauncher:
         for _ in range(count):
             port, ops_port = free_port(), free_port()
             replica = f"fgw{next(_names)}"
-            full_env = {
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(port),
-                "GATEWAY_OPS_HOST": "127.0.0.1",
-                "GATEWAY_OPS_PORT": str(ops_port),
-                "REPLICA_ID": replica,
-                "ALLOWED_ORIGINS": ORIGIN,
-                "API_URL": self.api.url,
-                "API_INTERNAL_URL": self.api.internal_url,
-                "REDIS_URL": self.api.redis.url,
-                "PRESENCE_TTL_SECONDS": "3",
-                "CANARY_INTERVAL_SECONDS": "0.5",
-                "READINESS_INTERVAL_SECONDS": "0.5",
-                "DRAIN_SECONDS": "10",
-                "RATE_PER_SECOND": "200",
-                "RATE_BURST": "400",
-                "LOG_JSON": "true",
-                **env,
-            }
-            proc = ServiceProcess(
-                name=f"{self.label}-{replica}",
-                argv=[sys.executable, "-m", "ws_gateway"],
-                env=full_env,
-                log_dir=self.log_dir,
+            full_env = gateway_env(
+                port=port,
+                ops_port=ops_port,
+                replica=replica,
+                api_url=self.api.url,
+                api_internal_url=self.api.internal_url,
+                redis_url=self.api.redis.url,
+                allowed_origins=ORIGIN,
+                **{**FAST_GATEWAY_TIMINGS, "RATE_PER_SECOND": "200", "RATE_BURST": "400", **env},
             )
+            proc = gateway_process(full_env, self.log_dir, name=f"{self.label}-{replica}")
             proc.start()
             batch.append(Gateway(proc, port, ops_port, replica, full_env))
         self.started.extend(batch)

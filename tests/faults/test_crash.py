@@ -6,10 +6,10 @@ import asyncio
 import signal
 
 import httpx
-from fault_client import eventually
+from chat_testkit.client import Client, eventually
 from fault_oracle import check_oracle
 from fault_scenario import spread, stop_all, traffic
-from fault_stack import Api, Gateway
+from fault_stack import ORIGIN, Api, Gateway
 
 
 async def test_kill_9_gateway_mid_traffic(api: Api, pair: list[Gateway]) -> None:
@@ -19,8 +19,13 @@ async def test_kill_9_gateway_mid_traffic(api: Api, pair: list[Gateway]) -> None
     await eventually(lambda: all(c.connected for c in clients), 20, "all connected")
     sending = asyncio.create_task(traffic(clients, room, 20, "kill9"))
     await eventually(lambda: sum(len(c.acked) for c in clients) >= 30, 20, "traffic flowing")
+    on_killed = [c for c in clients if c.urls[0] == gws[0].url]
+    assert on_killed, "spread puts clients on the replica that is killed"
     gws[0].proc.kill()
     await sending
+    await eventually(
+        lambda: all(c.connects >= 2 for c in on_killed), 20, "reconnected to the survivor"
+    )
     await traffic(clients, room, 5, "after")
     await check_oracle(api.url, room, clients, "1 kill -9 gateway")
     await stop_all(clients)
@@ -33,8 +38,11 @@ async def test_sigterm_drain_mid_traffic(api: Api, pair: list[Gateway]) -> None:
     await eventually(lambda: all(c.connected for c in clients), 20, "all connected")
     sending = asyncio.create_task(traffic(clients, room, 20, "drain"))
     await eventually(lambda: sum(len(c.acked) for c in clients) >= 30, 20, "traffic flowing")
+    watcher = await Client.authed(gws[0].url, clients[0].user.token, ORIGIN)
     gws[0].proc.signal(signal.SIGTERM)
     await eventually(lambda: httpx.get(gws[0].ops + "/readyz").status_code == 503, 10, "unready")
+    assert watcher.close_code is None, "sockets must close only after readiness flipped"
+    assert await watcher.closed() == 1012
     await sending
     await eventually(lambda: not gws[0].proc.alive(), 30, "drained replica exits")
     assert gws[0].proc.proc is not None and gws[0].proc.proc.returncode == 0

@@ -6,7 +6,8 @@ import asyncio
 import time
 
 import httpx
-from fault_client import Client, eventually, register
+from chat_testkit.client import Client, eventually
+from fault_client import register
 from fault_oracle import check_oracle
 from fault_scenario import acked, spread, stop_all, traffic
 from fault_stack import ORIGIN, Api, Gateway

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fault_client import Client, create_room, users
+from chat_testkit.client import Client, create_room
+from fault_client import users
 from fault_rawws import OP_BINARY, OP_CONT, OP_PING, OP_TEXT, RawSocket, build_frame
 from fault_stack import ORIGIN, Api, Gateway
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from fault_client import Client, Resilient, create_room, eventually, rest, stored_messages, users
+from chat_testkit.client import Client, Resilient, create_room, eventually, rest, stored_messages
+from fault_client import users
 from fault_oracle import check_oracle
 from fault_relay import AckEater
 from fault_scenario import stop_all, traffic

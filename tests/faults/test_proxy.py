@@ -6,7 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from fault_client import Client, Resilient, create_room, eventually, users
+from chat_testkit.client import Client, Resilient, create_room, eventually
+from fault_client import users
 from fault_oracle import check_oracle
 from fault_scenario import acked, stop_all, traffic
 from fault_stack import ORIGIN, Api, Gateway, GatewayLauncher, Nginx, metric_sum, scrape

@@ -7,7 +7,8 @@ import json
 import socket
 import time
 
-from fault_client import eventually
+import httpx
+from chat_testkit.client import eventually
 from fault_oracle import check_oracle, percentile
 from fault_rawws import OP_TEXT, RawSocket, build_frame
 from fault_scenario import latencies, spread, stop_all, traffic
@@ -87,6 +88,9 @@ async def test_slow_consumer_is_cut_and_others_unaffected(api: Api, pair: list[G
         gateway_rss_kib_after=rss_after,
     )
     assert code == 1013, "a consumer that stops reading is closed with 1013"
+    assert all(c.connects == 1 for c in clients), "the readers' sockets stay open"
+    for g in pair:
+        httpx.get(g.ops + "/healthz").raise_for_status()
     growth = [a - b for a, b in zip(rss_after, rss_before, strict=True)]
     assert max(growth) < 64 * 1024, f"gateway RSS grew {growth} KiB: unbounded buffering"
     await stop_all(clients)

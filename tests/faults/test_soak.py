@@ -17,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
-from fault_client import Resilient, create_room, eventually, register
+from chat_testkit.client import Resilient, create_room, eventually
+from fault_client import register
 from fault_oracle import check_oracle
 from fault_stack import ORIGIN, PAIR_ENV, Api, Gateway, GatewayLauncher, Nginx
 

@@ -8,7 +8,8 @@ import contextlib
 import json
 import uuid
 
-from fault_client import Resilient, create_room, eventually, rest, users
+from chat_testkit.client import Resilient, create_room, eventually, rest
+from fault_client import users
 from fault_oracle import check_oracle
 from fault_stack import ORIGIN, Api, Gateway
 from hypothesis import HealthCheck, settings, strategies as st

@@ -9,7 +9,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from fault_client import User, create_room, eventually, register, rest, stored_messages, users
+from chat_testkit.client import User, create_room, eventually, rest, stored_messages
+from fault_client import register, users
 from fault_oracle import Report
 from fault_stack import ORIGIN, Api, Gateway
 from websockets.asyncio.client import ClientConnection, connect

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from fault_client import SECRETS, Client, register, rest
+from chat_testkit.client import Client, rest
+from fault_client import SECRETS, register
 from fault_stack import ORIGIN, Api, Gateway, Nginx
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus

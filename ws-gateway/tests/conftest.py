@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+from chat_testkit.services import (
+    FAST_GATEWAY_TIMINGS,
+    api_env,
+    gateway_env,
+    gateway_process,
+    http_url,
+    start_api,
+)
 
 # Helpers live next to the tests; importlib mode does not put this folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -74,31 +80,18 @@ class _Launcher:
         for _ in range(count):
             port, ops_port = free_port(), free_port()
             replica = f"gw{next(_names)}"
-            full_env = {
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(port),
-                "GATEWAY_OPS_HOST": "127.0.0.1",
-                "GATEWAY_OPS_PORT": str(ops_port),
-                "REPLICA_ID": replica,
-                "ALLOWED_ORIGINS": ORIGIN,
-                "API_URL": api.url if api else f"http://127.0.0.1:{free_port()}",
-                "API_INTERNAL_URL": api.internal_url if api else f"http://127.0.0.1:{free_port()}",
-                "PRESENCE_TTL_SECONDS": "3",
-                "CANARY_INTERVAL_SECONDS": "0.5",
-                "READINESS_INTERVAL_SECONDS": "0.5",
-                "DRAIN_SECONDS": "10",
-                "LOG_JSON": "true",
-                **env,
-            }
             redis = redis_url or (api.redis.url if api else None)
-            if redis and "REDIS_URL" not in env:
-                full_env["REDIS_URL"] = redis
-            proc = ServiceProcess(
-                name=f"{self.label[:60]}-{replica}",
-                argv=[sys.executable, "-m", "ws_gateway"],
-                env=full_env,
-                log_dir=self.log_dir,
+            full_env = gateway_env(
+                port=port,
+                ops_port=ops_port,
+                replica=replica,
+                api_url=api.url if api else http_url(free_port()),
+                api_internal_url=api.internal_url if api else http_url(free_port()),
+                redis_url=redis,
+                allowed_origins=ORIGIN,
+                **{**FAST_GATEWAY_TIMINGS, **env},
             )
+            proc = gateway_process(full_env, self.log_dir, name=f"{self.label[:60]}-{replica}")
             proc.start()
             batch.append(Gateway(proc, port, ops_port, replica))
         self.started.extend(batch)
@@ -140,34 +133,14 @@ def _start_api(
     """The real API (`migrate` then `serve`) on its own database of the session PostgreSQL;
     without Redis it keeps its events for gateways to follow (the `make run` default)."""
     port, internal = free_port(), free_port()
-    env = {
-        "DATABASE_URL": postgres_server.create_database(name),
-        "JWT_SECRET": JWT_SECRET,
-        "REDIS_URL": redis_server.url if with_redis else "",
-        "API_HOST": "127.0.0.1",
-        "API_PORT": str(port),
-        "API_INTERNAL_HOST": "127.0.0.1",
-        "API_INTERNAL_PORT": str(internal),
-        "ENVIRONMENT": "development",
-        "LOG_JSON": "true",
-        # Every test user registers and logs in from 127.0.0.1.
-        "LOGIN_RATE_PER_IP": "100000/minute",
-        "LOGIN_RATE_PER_USERNAME": "100000/minute",
-        "REGISTER_RATE_PER_IP": "100000/minute",
-    }
-    argv = [sys.executable, "-m", "chat_api"]
-    migrate = subprocess.run(
-        [*argv, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    env = api_env(
+        database_url=postgres_server.create_database(name),
+        redis_url=redis_server.url if with_redis else "",
+        jwt_secret=JWT_SECRET,
+        port=port,
+        internal_port=internal,
     )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    proc = ServiceProcess(
-        name=name,
-        argv=[*argv, "serve"],
-        env=env,
-        log_dir=_log_dir(artifacts_dir),
-        health_url=f"http://127.0.0.1:{internal}/healthz",
-    ).start(timeout=60)
-    wait_http_ok(f"http://127.0.0.1:{port}/api/healthz", timeout=30, proc=proc.proc)
+    proc = start_api(env, _log_dir(artifacts_dir), name=name)
     return Api(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", redis_server)
 
 
@@ -214,3 +187,13 @@ def private_api(
     finally:
         api.proc.signal(signal.SIGCONT)
         api.proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def solo(module_gateways: GatewayFactory, api_server: Api) -> Gateway:
+    """One replica without Redis beside an API with it (the API's event stream answers 404,
+    so it delivers what it stored itself; test_follow.py has Redis on neither side), with
+    small limits: 2 sockets per user, resume cap 3."""
+    return module_gateways(
+        1, api=api_server, REDIS_URL="", MAX_SOCKETS_PER_USER="2", RESUME_CAP="3"
+    )[0]

@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 import pytest
+from chat_testkit.client import Client, create_room, eventually, register, rest
 from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, create_room, eventually, register, rest
 
 pytestmark = pytest.mark.integration
 

@@ -12,18 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import (
+from chat_testkit.client import (
     Client,
     Frame,
     create_room,
     eventually,
     handshake_status,
-    metric,
     register,
     rest,
     stored_messages,
 )
+from conftest import ORIGIN, Api, Gateway, GatewayFactory
+from gw_helpers import metric
 from websockets.asyncio.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]

@@ -1,45 +1,91 @@
+"""Loopback ports for test servers, race-free across concurrent test processes.
+
+Binding to port 0 and closing hands out a port from the ephemeral range, where any
+outgoing connection may take it as its local port before our server binds, and where a
+second test process asking the OS a moment later may be given the same port. So ports come
+from below the ephemeral range, are checked free with a bind, and each one handed out is
+reserved for the life of this process by an exclusive lock file that every process using
+this module respects (released by the kernel when the process exits, even on kill -9).
+"""
+
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import random
 import socket
+import tempfile
+import threading
+import time
 from pathlib import Path
 
+_LOW = 10000
+_LOCK_DIR = Path(tempfile.gettempdir()) / "chat-testkit-ports"
+_held: dict[int, int] = {}  # port -> fd of its lock file, open until the process exits
+_guard = threading.Lock()
+_rng = random.SystemRandom()
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
-
-def free_port_base(span: int = 8) -> int:
-    """A base with `span` consecutive free loopback ports, below the ephemeral range (an
-    outgoing connection's local port there could take one between our probe and the bind)."""
+def _ephemeral_low() -> int:
     low = 32768
     with contextlib.suppress(OSError, ValueError):
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(10000, max(low - span, 10001))
-        socks: list[socket.socket] = []
+    return low
+
+
+def _reserve(port: int) -> bool:
+    """Take port's lock file (no other process holds it) and check nothing listens on it."""
+    if port in _held:
+        return False
+    _LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_LOCK_DIR / f"{port}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
-            for port in range(base, base + span):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
+            probe.bind(("127.0.0.1", port))
         except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+            os.close(fd)  # in use by something that does not take our locks
+            return False
+    _held[port] = fd
+    return True
+
+
+def _release(port: int) -> None:
+    fd = _held.pop(port, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def free_port_base(span: int = 8) -> int:
+    """A base with `span` consecutive loopback ports, free and reserved for this process."""
+    high = max(_ephemeral_low() - span, _LOW + 1)
+    with _guard:
+        for _ in range(1000):
+            base = _rng.randrange(_LOW, high)
+            taken: list[int] = []
+            for port in range(base, base + span):
+                if not _reserve(port):
+                    break
+                taken.append(port)
+            else:
+                return base
+            for port in taken:
+                _release(port)
+    raise RuntimeError(f"no {span} free consecutive ports below {high + span}")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on, below the ephemeral range, that no other test
+    process (nor this one) is handed while this process lives."""
+    return free_port_base(1)
 
 
 def wait_port(port: int, *, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -1,4 +1,4 @@
-"""Handshake policy and the ops server on a real gateway process (Redis only, no API)."""
+"""server.py: handshake policy, no compression negotiated, the ops server, SIGTERM exit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import signal
 import httpx
 import pytest
 from chat_testkit import RedisServer
-from conftest import ORIGIN, Gateway, GatewayFactory
-from gw_helpers import Client, eventually, handshake_status
+from chat_testkit.client import Client, eventually, handshake_status, register
+from conftest import ORIGIN, Api, Gateway, GatewayFactory
 from pydantic import ValidationError
 from websockets.asyncio.client import connect
 from ws_gateway.config import Settings
@@ -164,3 +164,15 @@ async def test_sigterm_with_no_sockets_exits_0(
     gateway.proc.signal(signal.SIGTERM)
     await eventually(lambda: not gateway.proc.alive(), 20, "exit")
     assert gateway.proc.proc is not None and gateway.proc.proc.returncode == 0
+
+
+async def test_gateway_offers_no_permessage_deflate(
+    start_gateways: GatewayFactory, api_server: Api
+) -> None:
+    """Compression is not negotiated: each frame is encoded once for every socket."""
+    gw = start_gateways(1, api=api_server)[0]
+    alice = register(api_server.url)
+    client = await Client.authed(gw.url, alice.token, ORIGIN)
+    assert "Sec-WebSocket-Extensions" not in client.ws.response.headers
+    assert client.ws.protocol.extensions == []
+    await client.close()

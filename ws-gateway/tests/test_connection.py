@@ -1,8 +1,10 @@
-"""Frame-once fan-out: one serialized frame written to every socket that keeps up.
+"""connection.py: frame-once fan-out (one serialized frame written to every socket that
+keeps up) and the bounded queue a socket that falls behind is served from.
 
 The gateway side here is the real thing in-process (a `websockets` server, `Connection`,
 `RoomIndex.broadcast_envelope`); clients are raw TCP sockets driving websockets' sans-I/O
 `ClientProtocol`, so the tests see the exact bytes on the wire and a real client parses them.
+The queue-fallback test runs a real gateway process and publishes onto Redis.
 """
 
 from __future__ import annotations
@@ -14,8 +16,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from chat_contracts.events import Envelope, EventType, MessageData, message_event
-from gw_helpers import eventually
+import pytest
+import redis.asyncio as aioredis
+from chat_contracts.channels import room_channel
+from chat_contracts.events import (
+    Envelope,
+    EventType,
+    MessageData,
+    encode_envelope,
+    message_event,
+)
+from chat_testkit.client import Client, create_room, eventually, register
+from conftest import ORIGIN, Api, GatewayFactory
+from gw_helpers import metric
 from prometheus_client import REGISTRY
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.client import ClientProtocol
@@ -275,3 +288,66 @@ async def test_closing_sockets_are_not_written() -> None:
             assert client.raw[0] == 0x88 and len(client.raw) == 2 + (client.raw[1] & 0x7F)
         await closer
         await open_client.close()
+
+
+async def _publish(r: aioredis.Redis, room: int, sender: int, first: int, count: int) -> None:
+    """Events straight onto the room channel, exactly as the API publishes them."""
+    async with r.pipeline(transaction=False) as pipe:
+        for seq in range(first, first + count):
+            m = MessageData.model_validate(
+                {
+                    "id": 20_000_000 + seq,
+                    "room_id": room,
+                    "seq": seq,
+                    "sender_id": sender,
+                    "content": f"{seq:08d}" + "y" * 3900,
+                    "created_at": "2026-01-01T00:00:00Z",
+                }
+            )
+            pipe.publish(
+                room_channel(room), encode_envelope(message_event(EventType.MESSAGE_CREATED, m))
+            )
+        await pipe.execute()
+
+
+@pytest.mark.integration
+async def test_paused_reader_falls_back_to_queue_and_gets_everything_in_order(
+    start_gateways: GatewayFactory, api_server: Api
+) -> None:
+    """A socket that stops reading is served from its queue; after resuming it has every
+    event exactly once and in seq order, and the reading socket never stalled."""
+    gw = start_gateways(1, api=api_server, SEND_QUEUE_MAX="100000")[0]
+    alice = register(api_server.url)
+    room = create_room(api_server.url, alice)
+    reader = await Client.authed(gw.url, alice.token, ORIGIN)
+    await reader.join(room)
+    paused = await Client.authed(gw.url, alice.token, ORIGIN)
+    await paused.join(room)
+    out_before = metric(gw.ops, 'chat_gateway_frames_out_total{type="event"}')
+    # Kernel buffers fill first, then the gateway's transport buffer, then its queue.
+    paused.ws.transport.pause_reading()
+    r = aioredis.Redis.from_url(api_server.redis.url)
+    batch, sent = 25, 0
+    while metric(gw.ops, "chat_gateway_frames_queued_total") < 200 and sent < 6000:
+        await _publish(r, room, alice.id, sent + 1, batch)
+        sent += batch
+        await eventually(lambda s=sent: len(reader.events(room)) >= s, 30, "reader keeps up")
+    # A few more while the paused socket is queued: these must not overtake queued frames.
+    await _publish(r, room, alice.id, sent + 1, batch)
+    sent += batch
+    await r.aclose()
+    assert metric(gw.ops, "chat_gateway_frames_queued_total") >= 200, "queue path not reached"
+    paused.ws.transport.resume_reading()
+    await eventually(lambda: len(paused.events(room)) >= sent, 60, "paused socket catches up")
+    for client in (reader, paused):
+        seqs = [f["seq"] for f in client.events(room)]
+        assert seqs == list(range(1, sent + 1))
+        assert all(
+            f["message"]["content"].startswith(f"{f['seq']:08d}") for f in client.events(room)
+        )
+    assert paused.close_code is None and reader.close_code is None
+    # Counted once per fan-out, for every socket it reached.
+    out_after = metric(gw.ops, 'chat_gateway_frames_out_total{type="event"}')
+    assert out_after - out_before == 2 * sent
+    await reader.close()
+    await paused.close()

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
-import httpx
 import jwt
 import pytest
-import redis.asyncio as aioredis
-from chat_contracts.channels import room_channel
-from chat_contracts.events import EventType, MessageData, encode_envelope, message_event
 from chat_contracts.tokens import TokenClaims, encode_token
+from chat_testkit.client import Client, User, create_room, register, rest, stored_messages
 from conftest import JWT_SECRET, ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, User, create_room, eventually, register, rest, stored_messages
 
 pytestmark = pytest.mark.integration
 
@@ -341,60 +336,3 @@ async def test_reauth_grace_expiry_closes_1008(
     c = await Client.authed(gw.url, _token_with(user, exp=int(time.time()) + 2), ORIGIN)
     await c.expect(lambda f: f["type"] == "reauth_required", "reauth_required")
     assert await c.closed() == 1008
-
-
-async def test_slow_consumer_closed_1013_others_unaffected(
-    start_gateways: GatewayFactory, api_server: Api
-) -> None:
-    """A socket that stops reading is closed 1013; a reader in the same room gets everything."""
-    gw = start_gateways(1, api=api_server, SEND_QUEUE_MAX="32")[0]
-    alice = register(api_server.url)
-    room = create_room(api_server.url, alice)
-    fast = await Client.authed(gw.url, alice.token, ORIGIN)
-    await fast.join(room)
-    slow = await Client.authed(gw.url, alice.token, ORIGIN)
-    await slow.join(room)
-    slow._reader.cancel()  # stop reading: the TCP window fills, then the server queue
-    big = "x" * 3900
-    r = aioredis.Redis.from_url(api_server.redis.url)
-    n, batch = 3000, 25
-    # Test input straight onto the room channel, exactly as the API publishes it; paced so
-    # the reading socket keeps up while the silent one's buffers and queue fill.
-    for start in range(1, n + 1, batch):
-        async with r.pipeline(transaction=False) as pipe:
-            for seq in range(start, start + batch):
-                m = MessageData.model_validate(
-                    {
-                        "id": 10_000_000 + seq,
-                        "room_id": room,
-                        "seq": seq,
-                        "sender_id": alice.id,
-                        "content": big,
-                        "created_at": "2026-01-01T00:00:00Z",
-                    }
-                )
-                env = message_event(EventType.MESSAGE_CREATED, m)
-                pipe.publish(room_channel(room), encode_envelope(env))
-            await pipe.execute()
-        await eventually(
-            lambda s=start: len(fast.events(room)) >= s + batch - 1, 30, "fast keeps up"
-        )
-        if slow.ws.protocol.close_rcvd is not None or len(fast.events(room)) >= n:
-            break
-    await r.aclose()
-    assert fast.close_code is None
-    code: list[int] = []
-
-    async def drain_slow() -> None:
-        try:
-            async for _ in slow.ws:
-                pass
-        except Exception:
-            pass
-        rcvd = slow.ws.protocol.close_rcvd
-        code.append(rcvd.code if rcvd else 1006)
-
-    await asyncio.wait_for(drain_slow(), 30)
-    assert code == [1013]
-    await fast.close()
-    httpx.get(gw.ops + "/healthz").raise_for_status()

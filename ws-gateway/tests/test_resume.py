@@ -1,4 +1,5 @@
-"""A gap filled by `fetch` must not come back live when the late publish finally arrives.
+"""Replays (resume.py): resume up to the cap then reset, fetch fills a gap, and a gap filled
+by `fetch` must not come back live when the late publish finally arrives.
 
 Publishes can reorder (two API workers commit seq 5 and 6, 6 is published first): the
 socket sees 6 live, the client fetches (4, 6) and gets 5, and then the delayed live 5
@@ -15,8 +16,9 @@ import redis
 from chat_contracts.channels import room_channel
 from chat_contracts.events import EventType, MessageData, encode_envelope, message_event
 from chat_testkit import RedisServer
+from chat_testkit.client import Client, create_room, eventually, register, rest
 from conftest import ORIGIN, Api, Gateway, GatewayFactory
-from gw_helpers import Client, create_room, eventually, register, rest
+from gw_helpers import message_frame
 
 pytestmark = pytest.mark.integration
 
@@ -71,4 +73,54 @@ async def test_fetched_seq_is_not_delivered_again_live(
     assert replayed == [1], "fetch replays the gap"
     assert live.count(2) >= 1 and live.count(3) == 1
     assert 1 not in live, "a seq the socket already got by fetch must not arrive again live"
+    await c.close()
+
+
+async def test_resume_replays_then_resets_beyond_cap(api_server: Api, solo: Gateway) -> None:
+    """resume replays what was missed (<= cap) then `resumed`; more than the cap -> `reset`."""
+    user = register(api_server.url)
+    small, big = create_room(api_server.url, user), create_room(api_server.url, user)
+    for room, count in ((small, 3), (big, 5)):
+        for i in range(count):
+            body = {"room_id": room, "content": f"m{i}", "client_msg_id": f"{room}-{i}"}
+            assert rest(api_server.url, "POST", "/messages", user, json=body).status_code == 201
+    c = await Client.authed(solo.url, user.token, ORIGIN)
+    await c.send({"type": "resume", "rooms": {str(small): 1, str(big): 0}})
+    resumed = await c.expect(lambda f: f["type"] == "resumed", "resumed")
+    assert resumed == {"type": "resumed", "room_id": small, "last_seq": 3}
+    assert [e["seq"] for e in c.events(small)] == [2, 3]
+    reset = await c.expect(lambda f: f["type"] == "reset", "reset")
+    assert reset["room_id"] == big and c.events(big) == []
+    # After resume the socket is subscribed: a new message arrives live.
+    assert (
+        rest(
+            api_server.url,
+            "POST",
+            "/messages",
+            user,
+            json={"room_id": small, "content": "new", "client_msg_id": "n"},
+        ).status_code
+        == 201
+    )
+    await c.send(message_frame(small, "via ws"))
+    await c.expect(lambda f: f["type"] == "event" and f["seq"] == 5, "live event after resume")
+    await c.close()
+
+
+async def test_fetch_fills_a_gap(api_server: Api, solo: Gateway) -> None:
+    """fetch(after, before) replays exactly that range, then `fetched`."""
+    user = register(api_server.url)
+    room = create_room(api_server.url, user)
+    for i in range(5):
+        body = {"room_id": room, "content": f"m{i}", "client_msg_id": f"f{i}"}
+        assert rest(api_server.url, "POST", "/messages", user, json=body).status_code == 201
+    c = await Client.authed(solo.url, user.token, ORIGIN)
+    await c.join(room)
+    done = await c.request(
+        {"type": "fetch", "room_id": room, "after_seq": 1, "before_seq": 4},
+        lambda f: f["type"] == "fetched",
+        "fetched",
+    )
+    assert done["room_id"] == room
+    assert [e["seq"] for e in c.events(room)] == [2, 3]
     await c.close()
