@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import signal
 import sys
@@ -156,6 +157,24 @@ def api_server(
         api.proc.terminate()
 
 
+@contextlib.contextmanager
+def _module_api(
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
+    artifacts_dir: Path,
+    request: pytest.FixtureRequest,
+    *,
+    with_redis: bool,
+) -> Iterator[Api]:
+    name = "gw_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    api = _start_api(postgres_server, redis_server, artifacts_dir, name, with_redis=with_redis)
+    try:
+        yield api
+    finally:
+        api.proc.signal(signal.SIGCONT)  # a test may have left it stopped
+        api.proc.terminate()
+
+
 @pytest.fixture(scope="module")
 def api_without_redis(
     postgres_server: PostgresServer,
@@ -164,12 +183,10 @@ def api_without_redis(
     request: pytest.FixtureRequest,
 ) -> Iterator[Api]:
     """An API with no REDIS_URL (a module's own, which its tests may restart)."""
-    name = "gw_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    api = _start_api(postgres_server, redis_server, artifacts_dir, name, with_redis=False)
-    try:
+    with _module_api(
+        postgres_server, redis_server, artifacts_dir, request, with_redis=False
+    ) as api:
         yield api
-    finally:
-        api.proc.terminate()
 
 
 @pytest.fixture(scope="module")
@@ -180,13 +197,8 @@ def private_api(
     request: pytest.FixtureRequest,
 ) -> Iterator[Api]:
     """An API process a module's tests may SIGSTOP/SIGCONT (own database, same Redis)."""
-    name = "gw_" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    api = _start_api(postgres_server, redis_server, artifacts_dir, name)
-    try:
+    with _module_api(postgres_server, redis_server, artifacts_dir, request, with_redis=True) as api:
         yield api
-    finally:
-        api.proc.signal(signal.SIGCONT)
-        api.proc.terminate()
 
 
 @pytest.fixture(scope="module")
