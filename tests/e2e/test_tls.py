@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from chat_testkit.tls import ServerCert, TestCA
@@ -136,7 +137,8 @@ def test_reload_sends_the_secure_cookie_and_socket_origin_is_https(
     cdp = dora.context.new_cdp_session(dora.page)
     cdp.send("Network.enable")
     cdp.on("Network.webSocketWillSendHandshakeRequest", lambda event: handshakes.append(event))
-    with dora.page.expect_request(lambda req: req.url.endswith("/api/refresh")) as refresh:
+    # The page-load session check is `/api/refresh?optional=true` (no 401 when signed out).
+    with dora.page.expect_request(lambda req: urlsplit(req.url).path == "/api/refresh") as refresh:
         dora.page.reload()
     assert "chat_refresh=" in (refresh.value.header_value("cookie") or "")
     assert refresh.value.response() is not None and refresh.value.response().status == 200
