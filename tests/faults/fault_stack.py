@@ -236,11 +236,13 @@ class Nginx:
         if not Path(NGINX).exists():
             raise RuntimeError(f"nginx not found at {NGINX}: apt-get install -y nginx")
         self.render()
-        self.proc = subprocess.Popen(
-            [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.prefix / "logs" / "stderr.log").open("ab"),
-        )
+        # The child keeps its own descriptor; ours is closed at once (it leaked before).
+        with (self.prefix / "logs" / "stderr.log").open("ab") as stderr:
+            self.proc = subprocess.Popen(
+                [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + 20
         while True:
             try:
