@@ -2,8 +2,8 @@
 
 Every client frame is a JSON object with a `type`; any frame may carry `ref`, which the
 gateway echoes in its replies so clients can match them. Server frames are built only by
-the functions below, so each shape is written once; the browser's protocol.js is
-generated from this module (jsgen.py) with a test that fails when the two drift.
+the functions of server_frames.py, so each shape is written once; the browser's
+protocol.js is generated from both (jsgen.py) with a test that fails when they drift.
 """
 
 from __future__ import annotations
