@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from api_testing import Api, User, item, make_settings, store
-from chat_api.crud import pgbatch
+from chat_api.actions import store_pg as pgbatch
 from chat_api.main import create_app, create_internal_app
 from chat_api.migrate import upgrade_head
 from chat_api.schemas import MessageIn

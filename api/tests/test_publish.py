@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from api_testing import Api, item, next_envelope, store
 from chat_api.models import Message
 from chat_api.publisher import Publisher
-from chat_contracts.channels import REVOCATION_CHANNEL, room_channel
+from chat_contracts.channels import room_channel, user_channel
 from chat_contracts.events import Envelope, EventType
 from chat_testkit.redis import RedisServer
 from sqlalchemy import select
@@ -51,17 +51,18 @@ async def test_message_lifecycle_is_published(api_factory, redis_server: RedisSe
 async def test_logout_and_password_change_publish_revocations(
     api_factory, redis_server: RedisServer
 ) -> None:
-    """Gateways learn of logouts (one session) and password changes (every session)."""
+    """Gateways learn of logouts (one session) and password changes (every session) on the
+    user's stream."""
     api: Api = await api_factory(redis_url=redis_server.url)
     alice = await api.user()
     client = aioredis.Redis.from_url(redis_server.url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(REVOCATION_CHANNEL)
+    await pubsub.subscribe(user_channel(alice.id))
     try:
         second = await api.login(alice.username)
         await api.client.post("/api/logout", headers=alice.auth)
         env = await next_envelope(pubsub)
-        assert env.type is EventType.USER_REVOKED
+        assert env.type is EventType.SESSION_REVOKED and env.user_id == alice.id
         assert env.data["user_id"] == alice.id and env.data["session_id"]
         await api.client.put(
             "/api/users/me",

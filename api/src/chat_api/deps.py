@@ -11,8 +11,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chat_api import crud
 from chat_api.models import User
+from chat_api.queries import users
 from chat_api.state import AppState
 
 
@@ -45,6 +45,7 @@ def unauthorized(detail: str = "not authenticated") -> HTTPException:
 class Principal:
     user: User
     claims: TokenClaims
+    token: str
 
 
 async def authenticate(session: AsyncSession, state: AppState, token: str) -> Principal:
@@ -53,10 +54,10 @@ async def authenticate(session: AsyncSession, state: AppState, token: str) -> Pr
         claims = state.tokens.decode(token, TokenType.ACCESS)
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
-    user = await crud.users.active_user_for_claims(session, claims)
+    user = await users.active_user_for_claims(session, claims)
     if user is None:
         raise unauthorized("token revoked")
-    return Principal(user=user, claims=claims)
+    return Principal(user=user, claims=claims, token=token)
 
 
 async def get_principal(

@@ -1,5 +1,5 @@
-"""Domain errors raised by crud, which database failures mean "try again later", and the
-shape of a 422's detail.
+"""Domain errors raised by actions and queries, which database failures mean "try again
+later", and the shape of a 422's detail.
 
 main.py maps them to HTTP answers in one place.
 """
@@ -23,6 +23,13 @@ class DomainError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    @classmethod
+    def with_status(cls, status_code: int, detail: str) -> DomainError:
+        """A refusal decided as a status (a batch item's result), raised as its answer."""
+        error = cls(detail)
+        error.status_code = status_code
+        return error
 
 
 class NotFound(DomainError):

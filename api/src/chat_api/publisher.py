@@ -11,16 +11,7 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 import structlog
-from chat_contracts.channels import REVOCATION_CHANNEL, room_channel
-from chat_contracts.events import (
-    Envelope,
-    EventType,
-    MessageData,
-    RevocationData,
-    encode_envelope,
-    message_event,
-    revocation_event,
-)
+from chat_contracts.events import Envelope, encode_envelope
 from redis.exceptions import RedisError
 
 from chat_api import metrics
@@ -87,19 +78,3 @@ def make_publisher(redis_url: str | None) -> Publisher:
         log.info("redis_disabled", detail="REDIS_URL unset: gateways follow /events/stream")
         return LocalHub()
     return RedisPublisher(redis_url)
-
-
-async def publish_message(publisher: Publisher, kind: EventType, message: MessageData) -> None:
-    await publisher.publish(room_channel(message.room_id), message_event(kind, message))
-
-
-async def publish_messages(
-    publisher: Publisher, kind: EventType, messages: Sequence[MessageData]
-) -> None:
-    await publisher.publish_many(
-        [(room_channel(m.room_id), message_event(kind, m)) for m in messages]
-    )
-
-
-async def publish_revocation(publisher: Publisher, data: RevocationData) -> None:
-    await publisher.publish(REVOCATION_CHANNEL, revocation_event(data))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from chat_contracts.events import MessageData
-from chat_contracts.limits import CLIENT_MSG_ID_MAX, CONTENT_MAX, NAME_MAX
+from chat_contracts.events import MessageData, ReadData, RoomData
+from chat_contracts.limits import CLIENT_MSG_ID_MAX, CONTENT_MAX, ID_MAX, NAME_MAX, TOPIC_MAX
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,8 +21,7 @@ from pydantic import (
 NO_NUL = r"^[^\x00]*$"
 # ...and must have something visible, not only whitespace.
 NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
-# JavaScript clients read ids as doubles; anything above 2**53 - 1 could not round-trip.
-MAX_ID = 2**53 - 1
+MAX_ID = ID_MAX
 
 
 def _fold(value: object) -> object:
@@ -104,15 +103,18 @@ class RoomCreateIn(Strict):
     kind: Literal["public", "private"]
 
 
-class RoomOut(BaseModel):
-    id: int
-    name: str
-    kind: Literal["public", "private", "dm"]
-    created_at: datetime
-    last_seq: int
-    last_read_seq: int = 0
-    unread: int = 0
-    member_count: int = 0
+# A room as its member sees it: the same shape as a room.added event's data.
+RoomOut = RoomData
+# A read marker after a move: the same shape as a read.moved event's data.
+ReadOut = ReadData
+Topic = Annotated[str, Field(max_length=TOPIC_MAX, pattern=NO_NUL), AfterValidator(str.strip)]
+
+
+class RoomUpdateIn(Strict):
+    """Rename and/or set the topic (an empty topic clears it)."""
+
+    name: RoomName | None = None
+    topic: Topic | None = None
 
 
 class InviteIn(Strict):

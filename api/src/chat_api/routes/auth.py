@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from chat_contracts.events import RevocationData
 from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from chat_api import crud
+from chat_api.actions import accounts, sessions as auth_sessions
 from chat_api.deps import SessionDep, StateDep, unauthorized
 from chat_api.models import User
-from chat_api.publisher import publish_revocation
+from chat_api.queries import users
 from chat_api.ratelimit import RateLimited
 from chat_api.schemas import LoginIn, RefreshIn, RegisterIn, TokenOut, UserOut
 from chat_api.security import hash_password, verify_password
@@ -46,13 +45,13 @@ async def register(
     except RateLimited as exc:
         raise _too_many(exc) from exc
     try:
-        user = await crud.users.create_user(
+        user = await accounts.register(
             session,
             username=body.username,
             password_hash=await hash_password(body.password),
             display_name=body.display_name or body.username,
         )
-    except crud.users.UsernameTaken as exc:
+    except accounts.UsernameTaken as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="username already taken") from exc
     log.info("user_registered", user_id=user.id)
     return user
@@ -78,22 +77,23 @@ async def _issue(
     *,
     rotate_from: TokenClaims | None,
 ) -> TokenOut:
-    sid = rotate_from.sid if rotate_from else crud.users.new_session_id()
+    sid = rotate_from.sid if rotate_from else auth_sessions.new_session_id()
     pair = state.tokens.issue_pair(user_id=user.id, session_id=sid, version=user.token_version)
     if rotate_from is None:
-        await crud.users.start_session(
+        await auth_sessions.start(
             session,
-            user=user,
+            user_id=user.id,
             session_id=sid,
             refresh_jti=pair.refresh_claims.jti,
             ttl_seconds=state.settings.refresh_token_ttl_seconds,
         )
-    elif not await crud.users.rotate_refresh(
+    elif not await auth_sessions.rotate_refresh(
         session, session_id=sid, old_jti=rotate_from.jti, new_jti=pair.refresh_claims.jti
     ):
         # A refresh token used twice means it leaked: end the whole session.
-        await crud.users.revoke_session(session, session_id=sid)
-        await publish_revocation(state.publisher, RevocationData(user_id=user.id, session_id=sid))
+        await auth_sessions.revoke(
+            session, state.publisher, user_id=user.id, session_id=sid, reason="refresh_reused"
+        )
         log.warning("refresh_replay", user_id=user.id)
         raise unauthorized("refresh token reused; session revoked")
     _set_refresh_cookie(response, state, pair.refresh)
@@ -118,7 +118,7 @@ async def login(
         )
     except RateLimited as exc:
         raise _too_many(exc) from exc
-    user = await crud.users.get_by_username(session, username=username)
+    user = await users.get_by_username(session, username=username)
     # Unknown user and wrong password take the same path and the same Argon2 time.
     ok = await verify_password(user.password_hash if user else None, body.password)
     if user is None or not ok:
@@ -152,7 +152,7 @@ async def refresh(
         claims = state.tokens.decode(token, TokenType.REFRESH)
     except InvalidTokenError as exc:
         raise unauthorized(str(exc)) from exc
-    user = await crud.users.active_user_for_claims(session, claims)
+    user = await users.active_user_for_claims(session, claims)
     if user is None:
         raise unauthorized("session revoked")
     return await _issue(session, state, response, user, rotate_from=claims)
@@ -182,9 +182,8 @@ async def logout(
             continue
     if claims is None:
         raise unauthorized()
-    await crud.users.revoke_session(session, session_id=claims.sid)
-    await publish_revocation(
-        state.publisher, RevocationData(user_id=claims.user_id, session_id=claims.sid)
+    await auth_sessions.revoke(
+        session, state.publisher, user_id=claims.user_id, session_id=claims.sid, reason="logout"
     )
     log.info("logout", user_id=claims.user_id)
     out = Response(status_code=status.HTTP_204_NO_CONTENT)

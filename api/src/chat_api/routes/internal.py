@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from chat_contracts.batch import BATCH_PATH, StoreBatchIn, StoreBatchOut
-from chat_contracts.events import EVENTS_STREAM_PATH, EventType
+from chat_contracts.events import EVENTS_STREAM_PATH
 from chat_contracts.identity import VALIDATE_TOKEN_PATH, ValidateTokenIn, ValidateTokenOut
 from chat_contracts.tokens import InvalidTokenError, TokenClaims, TokenType
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chat_api import crud, metrics
+from chat_api import metrics
+from chat_api.actions import sends
 from chat_api.deps import SessionDep, StateDep
 from chat_api.hub import LocalHub
-from chat_api.publisher import publish_messages
+from chat_api.queries import users
 from chat_api.schemas import MAX_ID
 
 router = APIRouter(tags=["internal"])
@@ -37,7 +38,7 @@ async def validate_token(
         claims = state.tokens.decode(body.token, TokenType.ACCESS)
     except InvalidTokenError as exc:
         return invalid(str(exc))
-    user = await crud.users.active_user_for_claims(session, claims)
+    user = await users.active_user_for_claims(session, claims)
     if user is None:
         return invalid("token revoked")
     return ValidateTokenOut(
@@ -48,6 +49,7 @@ async def validate_token(
         exp=claims.exp,
         sid=claims.sid,
         jti=claims.jti,
+        user_seq=user.last_event_seq,
     )
 
 
@@ -58,10 +60,7 @@ async def store_batch(body: StoreBatchIn, session: SessionDep, state: StateDep) 
     def decode(token: str) -> TokenClaims:
         return state.tokens.decode(token, TokenType.ACCESS)
 
-    outcome = await crud.batch.store(session, items=body.items, decode=decode)
-    if outcome.created:
-        metrics.MESSAGES_STORED.inc(len(outcome.created))
-        await publish_messages(state.publisher, EventType.MESSAGE_CREATED, outcome.created)
+    outcome = await sends.store(session, state.publisher, items=body.items, decode=decode)
     # Serialized once by pydantic-core; re-validating hundreds of results would cost more.
     out = StoreBatchOut(results=outcome.results)
     return Response(out.model_dump_json(exclude_none=False), media_type="application/json")

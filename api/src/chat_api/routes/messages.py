@@ -1,16 +1,17 @@
-"""Send (idempotent), history (cursor pages), edit, soft delete. Publishes after commit."""
+"""Send (idempotent), history (cursor pages), edit, soft delete: thin over the actions."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from chat_contracts.events import EventType, MessageData
+from chat_contracts.events import MessageData
 from chat_contracts.limits import PAGE_MAX
 from fastapi import APIRouter, Query, Response, status
 
-from chat_api import crud, metrics
+from chat_api.actions import messages as message_actions, sends
 from chat_api.deps import PrincipalDep, SessionDep, StateDep
-from chat_api.publisher import publish_message
+from chat_api.errors import DomainError
+from chat_api.queries import messages as message_queries
 from chat_api.schemas import MAX_ID, MessageEditIn, MessageIn, MessagePage, PositiveId
 
 router = APIRouter(prefix="/messages", tags=["messages"])
@@ -30,19 +31,13 @@ async def send(
     state: StateDep,
     response: Response,
 ) -> MessageData:
-    message, created = await crud.messages.create(
-        session,
-        sender_id=principal.user.id,
-        room_id=body.room_id,
-        content=body.content,
-        client_msg_id=body.client_msg_id,
+    result = await sends.send_one(
+        session, state.publisher, claims=principal.claims, token=principal.token, body=body
     )
-    if created:
-        metrics.MESSAGES_STORED.inc()
-        await publish_message(state.publisher, EventType.MESSAGE_CREATED, message)
-    else:
-        response.status_code = status.HTTP_200_OK
-    return message
+    if result.message is None:
+        raise DomainError.with_status(result.status, result.detail or "refused")
+    response.status_code = result.status
+    return result.message
 
 
 @router.get("", response_model=MessagePage)
@@ -55,7 +50,7 @@ async def history(
     after: SeqParam = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> MessagePage:
-    rows, has_more = await crud.messages.page(
+    rows, has_more = await message_queries.page(
         session,
         user_id=principal.user.id,
         room_id=room_id,
@@ -74,17 +69,15 @@ async def edit(
     session: SessionDep,
     state: StateDep,
 ) -> MessageData:
-    message = await crud.messages.edit(
-        session, message_id=message_id, user=principal.user, content=body.content
+    return await message_actions.edit(
+        session, state.publisher, message_id=message_id, user=principal.user, content=body.content
     )
-    await publish_message(state.publisher, EventType.MESSAGE_UPDATED, message)
-    return message
 
 
 @router.delete("/{message_id}", response_model=MessageData)
 async def delete(
     message_id: PositiveId, principal: PrincipalDep, session: SessionDep, state: StateDep
 ) -> MessageData:
-    message = await crud.messages.soft_delete(session, message_id=message_id, user=principal.user)
-    await publish_message(state.publisher, EventType.MESSAGE_DELETED, message)
-    return message
+    return await message_actions.delete(
+        session, state.publisher, message_id=message_id, user=principal.user
+    )

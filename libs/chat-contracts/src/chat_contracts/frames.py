@@ -14,14 +14,23 @@ from typing import Annotated, Any, Final, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chat_contracts.limits import CLIENT_MSG_ID_MAX, CONTENT_MAX, RESUME_ROOMS_MAX, TOKEN_MAX
+from chat_contracts.limits import (
+    CLIENT_MSG_ID_MAX,
+    CONTENT_MAX,
+    ID_MAX,
+    RESUME_ROOMS_MAX,
+    TOKEN_MAX,
+)
 
-# The wire version this gateway speaks, sent in `auth_ok`. A client that announces none
-# (every client before versions existed) is served version 1, which is this one.
-PROTOCOL_VERSION: Final = 1
+# The wire version this gateway speaks, sent in `auth_ok`. 2: room events carry `event_seq`,
+# `resume`/`fetch` count in event seqs, and the user stream (`user_event`). Every client is
+# served 2; a version-1 client's message-seq cursors are never above the room's event seq,
+# so its resume replays a superset and loses nothing (docs/contract.md).
+PROTOCOL_VERSION: Final = 2
 
 Ref = Annotated[str | int | None, Field(default=None)]
-RoomId = Annotated[int, Field(gt=0)]
+RoomId = Annotated[int, Field(gt=0, le=ID_MAX)]
+Seq = Annotated[int, Field(ge=0, le=ID_MAX)]
 
 
 class ErrorCode(StrEnum):
@@ -58,6 +67,8 @@ class ServerFrame(StrEnum):
     RESET = "reset"
     FETCHED = "fetched"
     EVENT = "event"
+    USER_EVENT = "user_event"
+    USER_RESUMED = "user_resumed"
     ACK = "ack"
     NACK = "nack"
     PRESENCE = "presence"
@@ -74,7 +85,7 @@ class _Frame(BaseModel):
 class AuthFrame(_Frame):
     type: Literal["auth"]
     token: str = Field(min_length=1, max_length=TOKEN_MAX)
-    # The highest wire version the client speaks; absent = 1 (see PROTOCOL_VERSION).
+    # The highest wire version the client speaks (informational; see PROTOCOL_VERSION).
     protocol: int | None = Field(default=None, ge=1, le=1000, strict=True)
 
 
@@ -97,13 +108,13 @@ class MessageFrame(_Frame):
 
 class EditFrame(_Frame):
     type: Literal["edit"]
-    message_id: int = Field(gt=0)
+    message_id: int = Field(gt=0, le=ID_MAX)
     content: str = Field(min_length=1, max_length=CONTENT_MAX)
 
 
 class DeleteFrame(_Frame):
     type: Literal["delete"]
-    message_id: int = Field(gt=0)
+    message_id: int = Field(gt=0, le=ID_MAX)
 
 
 class TypingFrame(_Frame):
@@ -117,16 +128,20 @@ class PresenceFrame(_Frame):
 
 
 class ResumeFrame(_Frame):
+    """Room id -> the last room event seq the client holds; `user_seq` its user stream's."""
+
     type: Literal["resume"]
     # JSON object keys are strings; pydantic turns "12" into 12.
-    rooms: dict[RoomId, Annotated[int, Field(ge=0)]] = Field(max_length=RESUME_ROOMS_MAX)
+    rooms: dict[RoomId, Seq] = Field(default_factory=dict, max_length=RESUME_ROOMS_MAX)
+    user_seq: Seq | None = None
 
 
 class FetchFrame(_Frame):
+    """Gap fill: the room's events after `after_event_seq` (the client saw a jump)."""
+
     type: Literal["fetch"]
     room_id: RoomId
-    after_seq: int = Field(ge=0)
-    before_seq: int | None = Field(default=None, gt=0)
+    after_event_seq: Seq
 
 
 _CLIENT_FRAMES = (

@@ -32,4 +32,6 @@ class ValidateTokenOut(BaseModel):
     exp: int | None = None
     sid: str | None = None
     jti: str | None = None
+    # The head of the user's event stream: a socket with no cursor of its own resumes from it.
+    user_seq: int | None = None
     reason: str | None = None

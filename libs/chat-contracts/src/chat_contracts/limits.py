@@ -11,3 +11,6 @@ PAGE_MAX: Final = 200  # messages per history page, and per resume/fetch replay 
 TOKEN_MAX: Final = 4096  # an access token as sent to `auth` or /validate-token
 RESUME_ROOMS_MAX: Final = 500  # rooms in one `resume` frame
 NAME_MAX: Final = 64  # a display name or room name
+TOPIC_MAX: Final = 250  # a room's topic
+# Ids and seqs: JavaScript reads numbers as doubles, so nothing above 2**53 - 1 round-trips.
+ID_MAX: Final = 2**53 - 1

@@ -14,8 +14,15 @@ Frame = dict[str, Any]
 RefT = str | int | None
 
 
-def auth_ok(user_id: int, exp: int, ref: RefT = None) -> Frame:
-    frame = {"type": F.AUTH_OK, "user_id": user_id, "exp": exp, "protocol": PROTOCOL_VERSION}
+def auth_ok(user_id: int, exp: int, user_seq: int, ref: RefT = None) -> Frame:
+    """`user_seq`: the head of the user's stream, where a client with no cursor starts."""
+    frame = {
+        "type": F.AUTH_OK,
+        "user_id": user_id,
+        "exp": exp,
+        "user_seq": user_seq,
+        "protocol": PROTOCOL_VERSION,
+    }
     return with_ref(frame, ref)
 
 
@@ -23,35 +30,57 @@ def reauth_required(grace_seconds: float) -> Frame:
     return {"type": F.REAUTH_REQUIRED, "grace_seconds": grace_seconds}
 
 
-def joined(room_id: int, last_seq: int, ref: RefT = None) -> Frame:
-    return with_ref({"type": F.JOINED, "room_id": room_id, "last_seq": last_seq}, ref)
+def joined(room_id: int, last_seq: int, event_seq: int, ref: RefT = None) -> Frame:
+    """Subscribed; events after `event_seq` follow (`last_seq`: the newest message's seq)."""
+    frame = {"type": F.JOINED, "room_id": room_id, "last_seq": last_seq, "event_seq": event_seq}
+    return with_ref(frame, ref)
 
 
 def left(room_id: int, ref: RefT = None) -> Frame:
     return with_ref({"type": F.LEFT, "room_id": room_id}, ref)
 
 
-def resumed(room_id: int, last_seq: int) -> Frame:
-    return {"type": F.RESUMED, "room_id": room_id, "last_seq": last_seq}
+def resumed(room_id: int, last_seq: int, event_seq: int) -> Frame:
+    """The replay is complete: the client holds the room's state as of `event_seq`."""
+    return {"type": F.RESUMED, "room_id": room_id, "last_seq": last_seq, "event_seq": event_seq}
 
 
-def reset(room_id: int, last_seq: int) -> Frame:
-    """The client was too far behind to replay: reload the room from `last_seq`."""
-    return {"type": F.RESET, "room_id": room_id, "last_seq": last_seq}
+def reset(room_id: int, last_seq: int, event_seq: int) -> Frame:
+    """The client was too far behind to replay: reload the room, then follow from `event_seq`."""
+    return {"type": F.RESET, "room_id": room_id, "last_seq": last_seq, "event_seq": event_seq}
 
 
-def fetched(room_id: int, ref: RefT = None) -> Frame:
-    return with_ref({"type": F.FETCHED, "room_id": room_id}, ref)
+def fetched(room_id: int, event_seq: int, ref: RefT = None) -> Frame:
+    """A gap fill is complete: the client holds the room's state as of `event_seq`."""
+    return with_ref({"type": F.FETCHED, "room_id": room_id, "event_seq": event_seq}, ref)
 
 
-def event(event_type: str, room_id: int, seq: int, message: dict[str, Any]) -> Frame:
-    return {
-        "type": F.EVENT,
-        "event": event_type,
-        "room_id": room_id,
-        "seq": seq,
-        "message": message,
-    }
+def event(
+    kind: str,
+    room_id: int,
+    event_seq: int,
+    *,
+    seq: int | None = None,
+    message: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> Frame:
+    """A room event: message events carry `seq` and `message`, the others `data`."""
+    frame: Frame = {"type": F.EVENT, "event": kind, "room_id": room_id, "event_seq": event_seq}
+    if message is not None:
+        frame["seq"] = seq
+        frame["message"] = message
+    else:
+        frame["data"] = data or {}
+    return frame
+
+
+def user_event(kind: str, user_seq: int, data: dict[str, Any]) -> Frame:
+    return {"type": F.USER_EVENT, "event": kind, "user_seq": user_seq, "data": data}
+
+
+def user_resumed(user_seq: int) -> Frame:
+    """The user stream's replay is complete: the client holds it as of `user_seq`."""
+    return {"type": F.USER_RESUMED, "user_seq": user_seq}
 
 
 def message_ack(client_msg_id: str, message: dict[str, Any], ref: RefT = None) -> Frame:

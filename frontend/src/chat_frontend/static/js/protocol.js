@@ -1,7 +1,7 @@
 // Generated from libs/chat-contracts by `make protocol-js`; do not edit.
 // The Python contracts are the source: change them and regenerate.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const LIMITS = Object.freeze({
   CONTENT_MAX: 4000,
@@ -10,6 +10,8 @@ export const LIMITS = Object.freeze({
   TOKEN_MAX: 4096,
   RESUME_ROOMS_MAX: 500,
   NAME_MAX: 64,
+  TOPIC_MAX: 250,
+  ID_MAX: 9007199254740991,
 });
 
 export const CLIENT_FRAMES = Object.freeze({
@@ -34,6 +36,8 @@ export const SERVER_FRAMES = Object.freeze({
   RESET: "reset",
   FETCHED: "fetched",
   EVENT: "event",
+  USER_EVENT: "user_event",
+  USER_RESUMED: "user_resumed",
   ACK: "ack",
   NACK: "nack",
   PRESENCE: "presence",
@@ -45,7 +49,16 @@ export const EVENTS = Object.freeze({
   MESSAGE_CREATED: "message.created",
   MESSAGE_UPDATED: "message.updated",
   MESSAGE_DELETED: "message.deleted",
-  USER_REVOKED: "user.revoked",
+  MEMBER_JOINED: "member.joined",
+  MEMBER_LEFT: "member.left",
+  MEMBER_INVITED: "member.invited",
+  MEMBER_REMOVED: "member.removed",
+  ROOM_UPDATED: "room.updated",
+  ROOM_ADDED: "room.added",
+  ROOM_REMOVED: "room.removed",
+  USER_UPDATED: "user.updated",
+  READ_MOVED: "read.moved",
+  SESSION_REVOKED: "session.revoked",
   PROBE: "probe",
 });
 

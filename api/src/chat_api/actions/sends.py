@@ -1,11 +1,13 @@
-"""Many sends stored at once with a constant number of statements (the gateway's batch).
+"""Sending messages, batch-first: `POST /api/messages` is a batch of one through the same
+path as the gateway's `/messages/batch` (zulip's do_send_messages).
 
-Every item is answered as `POST /api/messages` would answer it alone, in the same order of
-checks: token (401), body (422), room and membership (404/403), idempotency (200/409), then
-201. The database is asked once what it knows (live sessions, rooms + memberships, stored
-client ids), then one write stores the new messages (room seq bump with locks in room-id
-order, insert, read markers): pgbatch.py on PostgreSQL, bulk.py's Core statements on
-SQLite. No ORM: its unit of work would cost more per row than the SQL itself.
+Every item is answered as it would be alone, in one order of checks: token (401), body
+(422), room and membership (404/403, queries.rooms.visibility_error), idempotency
+(200/409), then 201. The database is asked once what it knows (live sessions, rooms +
+memberships, stored client ids), then one write stores the new messages (seq and event seq
+bump with locks in room-id order, insert, read markers): store_pg.py on PostgreSQL,
+store_sqlite.py's Core statements on SQLite. No ORM: its unit of work would cost more per
+row than the SQL itself. Events are published after the write has committed.
 """
 
 from __future__ import annotations
@@ -16,21 +18,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chat_contracts.batch import StoreItem, StoreResult
-from chat_contracts.events import MessageData
+from chat_contracts.events import EventType, MessageData, message_event
 from chat_contracts.tokens import InvalidTokenError, TokenClaims
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from chat_api.crud import bulk, messages as single, pgbatch
-from chat_api.errors import DomainError
+from chat_api import metrics
+from chat_api.actions import store_pg, store_sqlite
+from chat_api.actions.outbox import Outbox
+from chat_api.publisher import Publisher
+from chat_api.queries.messages import to_data
+from chat_api.queries.rooms import visibility_error
+from chat_api.queries.users import session_live
 from chat_api.schemas import MessageIn
 
-# What the public route's dependency and crud say, so both paths answer alike.
+# What the public route's dependency says, so both paths answer alike.
 _REVOKED = "token revoked"
-_NO_ROOM = "room not found"
-_NOT_MEMBER = "not a member of this room"
 _OTHER_ROOM = "client_msg_id already used for another room"
+# A write that lost a race on a client id (or a room) is run again from the lookup, which
+# then sees the winner's commit. Each retry needs a new concurrent commit to fail again.
+_ATTEMPTS = 3
 
 
 @dataclass
@@ -79,7 +87,7 @@ async def _lookup(
     keys: set[tuple[int, str]],
 ) -> _Facts:
     """Sessions, rooms + memberships and stored client ids: one statement on PostgreSQL."""
-    lookup = pgbatch.lookup if _postgres(conn) else bulk.lookup
+    lookup = store_pg.lookup if _postgres(conn) else store_sqlite.lookup
     rows = await lookup(conn, sids, senders, room_ids, keys)
     sessions_rows, room_rows, stored_rows = rows
     facts = _Facts(
@@ -98,7 +106,10 @@ async def _lookup(
 def _live(claims: TokenClaims, facts: _Facts) -> bool:
     """The session is not revoked and the token carries the user's current version."""
     found = facts.sessions.get(claims.sid)
-    return found is not None and found == (claims.user_id, False, claims.ver)
+    if found is None:
+        return False
+    user_id, revoked, version = found
+    return session_live(claims, user_id=user_id, revoked=revoked, token_version=version)
 
 
 async def _authorize(
@@ -162,14 +173,12 @@ def _admit(sends: list[_Send], facts: _Facts, results: list[StoreResult | None])
     admitted = []
     for send in sends:
         room_id = send.body.room_id
-        if room_id not in facts.kinds:
-            results[send.index] = StoreResult(status=404, detail=_NO_ROOM)
-        elif (room_id, send.sender_id) not in facts.members:
-            public = facts.kinds[room_id] == "public"
-            detail = _NOT_MEMBER if public else _NO_ROOM
-            results[send.index] = StoreResult(status=403 if public else 404, detail=detail)
-        else:
+        member = (room_id, send.sender_id) in facts.members
+        error = visibility_error(facts.kinds.get(room_id), member)
+        if error is None:
             admitted.append(send)
+        else:
+            results[send.index] = StoreResult(status=error.status_code, detail=error.detail)
     return admitted
 
 
@@ -188,7 +197,7 @@ def _fresh(
             row = stored[key]
             same = row.room_id == send.body.room_id
             results[send.index] = (
-                StoreResult(status=200, message=single.to_data(row))
+                StoreResult(status=200, message=to_data(row))
                 if same
                 else StoreResult(status=409, detail=_OTHER_ROOM)
             )
@@ -203,65 +212,72 @@ def _fresh(
     return fresh, repeats
 
 
-async def _one_by_one(
-    session: AsyncSession, sends: list[_Send], results: list[StoreResult | None]
+async def _write(
+    session: AsyncSession, sends: list[_Send], facts: _Facts, results: list[StoreResult | None]
 ) -> list[MessageData]:
-    """The single-send path, item by item: it resolves races with a concurrent commit."""
+    """Admit, dedupe and store what was authorized; every item gets its answer."""
+    conn = await session.connection()
+    fresh, repeats = _fresh(_admit(sends, facts, results), facts, results)
+    pairs = [(s.sender_id, s.body) for s in fresh]
     created: list[MessageData] = []
-    for send in sends:
-        try:
-            message, new = await single.create(
-                session,
-                sender_id=send.sender_id,
-                room_id=send.body.room_id,
-                content=send.body.content,
-                client_msg_id=send.body.client_msg_id,
-            )
-        except DomainError as exc:
-            results[send.index] = StoreResult(status=exc.status_code, detail=exc.detail)
-            continue
-        results[send.index] = StoreResult(status=201 if new else 200, message=message)
-        if new:
-            created.append(message)
-    await session.commit()  # ends the last read-only transaction (SQLite's write lock)
-    return created
-
-
-async def store(
-    session: AsyncSession, *, items: Sequence[StoreItem], decode: Callable[[str], TokenClaims]
-) -> BatchOutcome:
-    """Answers every item; `created` lists what was committed (to publish, in seq order)."""
-    results: list[StoreResult | None] = [None] * len(items)
-    # On PostgreSQL the batch is two statements, a read and one write: in autocommit each
-    # is its own transaction, sparing the BEGIN and COMMIT round trips. The write is atomic
-    # and commits before it returns (an ack still means committed); the lookup saw no more
-    # in a shared READ COMMITTED transaction, where every statement takes a fresh snapshot.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    conn = await session.connection(execution_options=_AUTOCOMMIT if postgres else None)
-    authorized, facts = await _authorize(conn, items, decode, results)
-    created: list[MessageData] = []
-    admitted = _admit(authorized, facts, results)
-    fresh, repeats = _fresh(admitted, facts, results)
-    try:
-        pairs = [(s.sender_id, s.body) for s in fresh]
-        if fresh and _postgres(conn):
-            created = await pgbatch.insert_messages(conn, pairs, datetime.now(UTC))
-        elif fresh:
-            created = await bulk.insert_messages(conn, pairs)
-        await session.commit()
-    except (IntegrityError, bulk.RoomVanished):
-        # A concurrent send committed one of these client ids first (or a room vanished).
-        # Our seq bump rolls back with us (no gap); the single-send path, in a transaction
-        # of its own on a fresh connection, then answers each item exactly.
-        await session.rollback()
-        created = await _one_by_one(session, authorized, results)
-        return BatchOutcome(_complete(results), created)
+    if fresh and _postgres(conn):
+        created = await store_pg.insert_messages(conn, pairs, datetime.now(UTC))
+    elif fresh:
+        created = await store_sqlite.insert_messages(conn, pairs)
+    await session.commit()
     stored = {send.index: message for send, message in zip(fresh, created, strict=True)}
     for index, message in stored.items():
         results[index] = StoreResult(status=201, message=message)
     for repeat, original in repeats:
         results[repeat.index] = StoreResult(status=200, message=stored[original.index])
+    return created
+
+
+async def store(
+    session: AsyncSession,
+    publisher: Publisher,
+    *,
+    items: Sequence[StoreItem],
+    decode: Callable[[str], TokenClaims],
+) -> BatchOutcome:
+    """Answers every item; what was committed is published, in seq order per room."""
+    # On PostgreSQL the batch is two statements, a read and one write: in autocommit each
+    # is its own transaction, sparing the BEGIN and COMMIT round trips. The write is atomic
+    # and commits before it returns (an ack still means committed); the lookup saw no more
+    # in a shared READ COMMITTED transaction, where every statement takes a fresh snapshot.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for attempt in range(_ATTEMPTS):
+        results: list[StoreResult | None] = [None] * len(items)
+        conn = await session.connection(execution_options=_AUTOCOMMIT if postgres else None)
+        authorized, facts = await _authorize(conn, items, decode, results)
+        try:
+            created = await _write(session, authorized, facts, results)
+            break
+        except (IntegrityError, store_sqlite.RoomVanished):
+            # A concurrent send committed one of these client ids first (or a room went).
+            # Nothing of ours was stored (one statement, or a rolled-back transaction).
+            await session.rollback()
+            if attempt == _ATTEMPTS - 1:
+                raise
+    if created:
+        metrics.MESSAGES_STORED.inc(len(created))
+        outbox = Outbox()
+        for message in created:
+            outbox.add(message_event(EventType.MESSAGE_CREATED, message))
+        await outbox.publish(publisher)
     return BatchOutcome(_complete(results), created)
+
+
+async def send_one(
+    session: AsyncSession, publisher: Publisher, *, claims: TokenClaims, token: str, body: MessageIn
+) -> StoreResult:
+    """The public route's send: the same path, with the token it authenticated."""
+    await session.commit()  # ends authentication's read, so the write may run in autocommit
+    item = StoreItem(
+        token=token, room_id=body.room_id, content=body.content, client_msg_id=body.client_msg_id
+    )
+    outcome = await store(session, publisher, items=[item], decode=lambda _t: claims)
+    return outcome.results[0]
 
 
 def _complete(results: list[StoreResult | None]) -> list[StoreResult]:

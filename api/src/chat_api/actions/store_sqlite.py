@@ -1,4 +1,5 @@
-"""The batch store as Core statements, on SQLite only (PostgreSQL runs pgbatch.py's fixed SQL).
+"""The batch store as Core statements, on SQLite only (PostgreSQL runs store_pg.py's fixed
+SQL); the rules are sends.py's.
 
 Lookup of sessions, rooms and stored client ids; seq reservation, one INSERT, read markers.
 """
@@ -37,7 +38,7 @@ async def lookup(
     room_ids: set[int],
     keys: set[tuple[int, str]],
 ) -> tuple[Any, Any, Any]:
-    """What pgbatch.lookup answers, as three Core statements (SQLite is in-process)."""
+    """What store_pg.lookup answers, as three Core statements (SQLite is in-process)."""
     sessions = await conn.execute(
         select(_sessions.c.id, _sessions.c.user_id, _sessions.c.revoked, _users.c.token_version)
         .join(_users, _users.c.id == _sessions.c.user_id)
@@ -53,8 +54,9 @@ async def lookup(
     return sessions, rooms, stored
 
 
-async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, int]:
-    """Reserves `counts[room]` seqs per room; returns each room's new last_seq.
+async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Reserves `counts[room]` seqs and event seqs per room; returns each room's new
+    (last_seq, last_event_seq).
 
     SQLite runs every transaction as BEGIN IMMEDIATE (one writer at a time), so the seqs
     appear in commit order with no gap without row locks.
@@ -63,10 +65,10 @@ async def bump_rooms(conn: AsyncConnection, counts: dict[int, int]) -> dict[int,
     rows = await conn.execute(
         update(_rooms)
         .where(_rooms.c.id.in_(counts))
-        .values(last_seq=_rooms.c.last_seq + bump)
-        .returning(_rooms.c.id, _rooms.c.last_seq)
+        .values(last_seq=_rooms.c.last_seq + bump, last_event_seq=_rooms.c.last_event_seq + bump)
+        .returning(_rooms.c.id, _rooms.c.last_seq, _rooms.c.last_event_seq)
     )
-    return {row[0]: row[1] for row in rows}
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 async def advance_markers(conn: AsyncConnection, marks: dict[tuple[int, int], int]) -> None:
@@ -97,15 +99,18 @@ async def insert_messages(
     if last.keys() != counts.keys():
         raise RoomVanished
     # Seqs in item order within each room: the batch keeps each sender's send order.
-    next_seq = {room_id: last[room_id] - n for room_id, n in counts.items()}
+    next_seq = {room_id: last[room_id][0] - n for room_id, n in counts.items()}
+    next_version = {room_id: last[room_id][1] - n for room_id, n in counts.items()}
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for sender_id, body in sends:
         next_seq[body.room_id] += 1
+        next_version[body.room_id] += 1
         rows.append(
             {
                 "room_id": body.room_id,
                 "seq": next_seq[body.room_id],
+                "version": next_version[body.room_id],
                 "sender_id": sender_id,
                 "client_msg_id": body.client_msg_id,
                 "content": body.content,

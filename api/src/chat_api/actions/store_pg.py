@@ -3,8 +3,9 @@
 A batch's size no longer changes the statement text, so nothing is compiled per request
 (SQLAlchemy's compiler, psycopg's placeholder parser) and psycopg prepares each statement
 after a few runs, sparing PostgreSQL the parse and plan. Seq reservation, the insert and
-the read markers are one statement: one round trip for the whole write.
-SQLite keeps the Core statements in batch.py and bulk.py.
+the read markers are one statement (it also takes the messages' room event seqs): one
+round trip for the whole write.
+SQLite keeps the Core statements in store_sqlite.py; the rules are sends.py's.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ SELECT
 """
 
 _STORED = """
-SELECT m.id, m.room_id, m.seq, m.sender_id, m.client_msg_id, m.content, m.created_at,
+SELECT m.id, m.room_id, m.seq, m.version, m.sender_id, m.client_msg_id, m.content, m.created_at,
        m.edited_at, m.deleted
 FROM messages AS m
 JOIN unnest(%(senders)s::bigint[], %(ids)s::varchar[]) AS k(sender_id, client_msg_id)
@@ -62,20 +63,24 @@ WITH items AS (
     SELECT id FROM rooms WHERE id IN (SELECT room_id FROM counts)
     ORDER BY id FOR NO KEY UPDATE
 ), bumped AS (
-    UPDATE rooms SET last_seq = rooms.last_seq + counts.n
+    UPDATE rooms SET last_seq = rooms.last_seq + counts.n,
+                     last_event_seq = rooms.last_event_seq + counts.n
     FROM counts JOIN locked ON locked.id = counts.room_id
     WHERE rooms.id = counts.room_id
-    RETURNING rooms.id, rooms.last_seq - counts.n AS base
+    RETURNING rooms.id, rooms.last_seq - counts.n AS base,
+              rooms.last_event_seq - counts.n AS event_base
 ), numbered AS (
     SELECT items.*,
-           bumped.base + row_number() OVER (PARTITION BY items.room_id ORDER BY items.ord) AS seq
+           bumped.base + row_number() OVER w AS seq,
+           bumped.event_base + row_number() OVER w AS version
     FROM items LEFT JOIN bumped ON bumped.id = items.room_id
+    WINDOW w AS (PARTITION BY items.room_id ORDER BY items.ord)
 ), inserted AS (
-    INSERT INTO messages
-        (room_id, seq, sender_id, client_msg_id, content, created_at, edited_at, deleted)
-    SELECT room_id, seq, sender_id, client_msg_id, content, %(now)s, NULL, false
+    INSERT INTO messages (room_id, seq, version, sender_id, client_msg_id, content,
+                          created_at, edited_at, deleted)
+    SELECT room_id, seq, version, sender_id, client_msg_id, content, %(now)s, NULL, false
     FROM numbered ORDER BY sender_id, client_msg_id
-    RETURNING id, room_id, seq, sender_id, client_msg_id
+    RETURNING id, room_id, seq, version, sender_id, client_msg_id
 ), marked AS (
     UPDATE memberships SET last_read_seq = top.seq
     FROM (SELECT room_id, sender_id, max(seq) AS seq FROM inserted
@@ -83,7 +88,7 @@ WITH items AS (
     WHERE memberships.room_id = top.room_id AND memberships.user_id = top.sender_id
       AND memberships.last_read_seq < top.seq
 )
-SELECT id, room_id, seq, sender_id, client_msg_id FROM inserted
+SELECT id, room_id, seq, version, sender_id, client_msg_id FROM inserted
 """
 
 
@@ -144,6 +149,7 @@ async def insert_messages(
                 id=row.id,
                 room_id=row.room_id,
                 seq=row.seq,
+                version=row.version,
                 sender_id=sender_id,
                 content=body.content,
                 client_msg_id=body.client_msg_id,

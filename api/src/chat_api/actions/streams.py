@@ -1,0 +1,79 @@
+"""Writing events: the next seq of a room's or a user's stream, taken under that row's
+lock inside the change's transaction, so each stream is gap-free in commit order.
+
+Lock order, everywhere: the room row first, then user rows in ascending id. Two actions
+that touch overlapping rows then queue behind each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chat_contracts.events import EventType, room_event, user_event
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chat_api.actions.outbox import Outbox
+from chat_api.errors import NotFound
+from chat_api.models import Room, RoomEvent, User, UserEvent, utcnow
+
+
+async def next_room_seq(session: AsyncSession, room_id: int) -> int:
+    """Takes the room row's lock (to the commit) and the next event seq of its stream."""
+    seq = await session.scalar(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_event_seq=Room.last_event_seq + 1)
+        .returning(Room.last_event_seq)
+    )
+    if seq is None:
+        raise NotFound("room not found")
+    return int(seq)
+
+
+async def add_room_event(
+    session: AsyncSession, outbox: Outbox, room_id: int, kind: EventType, data: BaseModel
+) -> int:
+    """A room event that is not a message's own row (member.*, room.updated)."""
+    seq = await next_room_seq(session, room_id)
+    payload = data.model_dump(mode="json")
+    session.add(
+        RoomEvent(
+            room_id=room_id, event_seq=seq, kind=kind.value, data=payload, created_at=utcnow()
+        )
+    )
+    outbox.add(room_event(kind, room_id, seq, data))
+    return seq
+
+
+async def add_user_events(
+    session: AsyncSession, outbox: Outbox, kind: EventType, items: Sequence[tuple[int, BaseModel]]
+) -> None:
+    """One event per (user id, data) on each user's stream; a user appears at most once."""
+    ids = sorted({user_id for user_id, _ in items})
+    if len(ids) != len(items):
+        raise ValueError("one event per user per call")
+    if not ids:
+        return
+    # Locked in id order first (an UPDATE ... IN locks in whatever order it scans).
+    await session.execute(
+        select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update()
+    )
+    rows = await session.execute(
+        update(User)
+        .where(User.id.in_(ids))
+        .values(last_event_seq=User.last_event_seq + 1)
+        .returning(User.id, User.last_event_seq)
+    )
+    seqs = {user_id: seq for user_id, seq in rows}
+    now = utcnow()
+    for user_id, data in items:
+        if user_id not in seqs:
+            continue  # the user was deleted meanwhile: nobody to tell
+        payload = data.model_dump(mode="json")
+        seq = seqs[user_id]
+        session.add(
+            UserEvent(user_id=user_id, event_seq=seq, kind=kind.value, data=payload, created_at=now)
+        )
+        outbox.add(user_event(kind, user_id, seq, data))

@@ -1,0 +1,1 @@
+"""Reads, and the rules they share with the actions (visibility, liveness, unread)."""
