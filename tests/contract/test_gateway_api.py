@@ -104,12 +104,20 @@ async def test_message_calls_round_trip_through_the_gateway_client(stack: Stack)
     assert edited.content == "uno" and edited.seq == 1
     deleted = await stack.api.delete_message(token, first.id)
     assert deleted.deleted and deleted.content == ""
-    seqs = [
-        m.seq
-        async for page in stack.api.messages_after(token, room["id"], 1, before=5)
-        for m in page
+    # Events 1-5 were the sends, 6 the edit, 7 the delete: a replay after 1 hands out each
+    # changed message once, at its newest version.
+    replay = [
+        (e.event.value, e.event_seq, e.seq)
+        async for page in stack.api.room_events(token, room["id"], 1)
+        for e in page.events
     ]
-    assert seqs == [2, 3, 4]
+    assert replay == [
+        ("message.created", 2, 2),
+        ("message.created", 3, 3),
+        ("message.created", 4, 4),
+        ("message.created", 5, 5),
+        ("message.deleted", 7, 1),
+    ]
 
 
 async def test_api_errors_map_to_gateway_retry_semantics(stack: Stack) -> None:

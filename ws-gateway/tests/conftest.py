@@ -52,6 +52,7 @@ class Api:
     url: str
     internal_url: str
     redis: RedisServer
+    database_url: str = ""
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0)
@@ -134,15 +135,17 @@ def _start_api(
     """The real API (`migrate` then `serve`) on its own database of the session PostgreSQL;
     without Redis it keeps its events for gateways to follow (the `make run` default)."""
     port, internal = free_port(), free_port()
+    database_url = postgres_server.create_database(name)
     env = api_env(
-        database_url=postgres_server.create_database(name),
+        database_url=database_url,
         redis_url=redis_server.url if with_redis else "",
         jwt_secret=JWT_SECRET,
         port=port,
         internal_port=internal,
     )
     proc = start_api(env, _log_dir(artifacts_dir), name=name)
-    return Api(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}", redis_server)
+    urls = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal}"
+    return Api(proc, *urls, redis_server, database_url)
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
-from ws_gateway.connection import Connection, RoomState
+from ws_gateway.connection import Connection, StreamState
 from ws_gateway.rooms import RoomIndex
 
 ROOM = 7
@@ -54,6 +54,7 @@ def _event(seq: int, content: str = "hi") -> Envelope:
             "id": 1000 + seq,
             "room_id": ROOM,
             "seq": seq,
+            "version": seq,
             "sender_id": 1,
             "content": content,
             "created_at": "2026-01-01T00:00:00Z",
@@ -90,7 +91,7 @@ async def gateway_side(
                 socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf
             )
         conn = Connection(ws, queue_max=queue_max, rate=1e6, burst=1e6)
-        conn.rooms[ROOM] = RoomState(buffer=None)
+        conn.rooms[ROOM] = StreamState(buffer=None)
         side.index.add_connection(conn)
         side.index.join(conn, ROOM)
         side.conns.append(conn)
@@ -299,6 +300,7 @@ async def _publish(r: aioredis.Redis, room: int, sender: int, first: int, count:
                     "id": 20_000_000 + seq,
                     "room_id": room,
                     "seq": seq,
+                    "version": seq,
                     "sender_id": sender,
                     "content": f"{seq:08d}" + "y" * 3900,
                     "created_at": "2026-01-01T00:00:00Z",

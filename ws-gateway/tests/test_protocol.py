@@ -10,7 +10,7 @@ from chat_contracts.frames import (
     ResumeFrame,
     parse_frame,
 )
-from ws_gateway.connection import RoomState, TokenBucket
+from ws_gateway.connection import StreamState, TokenBucket
 
 
 def _code(raw: str | bytes) -> ErrorCode:
@@ -71,7 +71,7 @@ def test_resume_room_keys_become_ints() -> None:
 
 def test_room_state_delivers_each_seq_once_even_out_of_order() -> None:
     """Seq 6 before 5 still delivers 5 once; repeats are dropped."""
-    state = RoomState(buffer=None)
+    state = StreamState(buffer=None)
     state.start(4)
     assert [state.accept(s) for s in (6, 5, 5, 6, 4, 7)] == [True, True, False, False, False, True]
 

@@ -41,4 +41,5 @@ async def test_auth_ok_names_the_protocol_version_for_old_and_new_clients(
         await client.send({"type": "auth", "token": user.token, "ref": "a", **extra})
         answers.append(await client.expect(lambda f: f["type"] == "auth_ok", "auth_ok"))
         await client.close()
-    assert [(a["protocol"], a["ref"], a["user_id"]) for a in answers] == [(1, "a", user.id)] * 3
+    assert [(a["protocol"], a["ref"], a["user_id"]) for a in answers] == [(2, "a", user.id)] * 3
+    assert all(a["user_seq"] == 0 for a in answers), "a new user's stream is empty"

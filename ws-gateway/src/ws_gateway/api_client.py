@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from chat_contracts.events import MessageData
+from chat_contracts.events import EventPage, MessageData
 from chat_contracts.limits import PAGE_MAX
 
 from ws_gateway.metrics import API_REQUEST_SECONDS
@@ -79,20 +79,24 @@ class ApiClient:
             await self._call("delete_message", "DELETE", f"/messages/{message_id}", token)
         )
 
-    async def messages_after(
-        self, token: str, room_id: int, after: int, before: int | None = None
-    ) -> AsyncIterator[list[MessageData]]:
-        """Pages of messages with after < seq (< before), ascending, until exhausted."""
+    async def room_events(self, token: str, room_id: int, after: int) -> AsyncIterator[EventPage]:
+        """Pages of the room's events after `after` (event seq), until the last page."""
+        async for page in self._pages("room_events", f"/rooms/{room_id}/events", token, after):
+            yield page
+
+    async def user_events(self, token: str, after: int) -> AsyncIterator[EventPage]:
+        """Pages of the token's user's own events after `after`, until the last page."""
+        async for page in self._pages("user_events", "/users/me/events", token, after):
+            yield page
+
+    async def _pages(self, op: str, path: str, token: str, after: int) -> AsyncIterator[EventPage]:
         while True:
-            params = {"room_id": room_id, "after": after, "limit": PAGE_LIMIT}
-            body = await self._call("list_messages", "GET", "/messages", token, params=params)
-            raw = [MessageData.model_validate(m) for m in body.get("messages", [])]
-            page = [m for m in raw if before is None or m.seq < before]
-            if page:
-                yield page
-            if not body.get("has_more") or not raw or len(page) < len(raw):
+            params = {"after": after, "limit": PAGE_LIMIT}
+            page = EventPage.model_validate(await self._call(op, "GET", path, token, params=params))
+            yield page
+            if not page.has_more or not page.events:
                 return
-            after = raw[-1].seq
+            after = page.events[-1].event_seq
 
 
 def _detail(resp: httpx.Response) -> str:

@@ -29,6 +29,8 @@ class Identity:
     exp: int
     sid: str
     jti: str
+    # The user stream's head when validated (maybe cached, so maybe lower: never higher).
+    user_seq: int = 0
 
 
 class TokenRejected(Exception):
@@ -107,6 +109,7 @@ class TokenValidator:
             exp=body.exp,
             sid=body.sid or "",
             jti=body.jti or "",
+            user_seq=body.user_seq or 0,
         )
 
     def purge(self, user_id: int, session_id: str | None) -> None:

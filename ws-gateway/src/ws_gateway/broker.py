@@ -1,5 +1,5 @@
-"""Event intake. Redis: one subscriber task per replica (psubscribe chat:room:*, revocations,
-typing, own canary) that reconnects and resubscribes by itself. Broker itself is the
+"""Event intake. Redis: one subscriber task per replica (psubscribe chat:room:* and
+chat:user:*, typing, own canary) that reconnects and resubscribes by itself. Broker itself is the
 in-process base (typing loops back); without Redis the server uses follow.FollowBroker.
 
 The gateway never publishes message events to Redis: the API does after commit.
@@ -18,12 +18,11 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 import structlog
-from chat_contracts.channels import REVOCATION_CHANNEL, ROOM_CHANNEL_PATTERN, probe_channel
+from chat_contracts.channels import ROOM_CHANNEL_PATTERN, USER_CHANNEL_PATTERN, probe_channel
 from chat_contracts.events import (
     Envelope,
     EventType,
     MessageData,
-    RevocationData,
     decode_envelope,
     message_event,
 )
@@ -41,7 +40,7 @@ class Handlers:
 
     def __init__(self) -> None:
         self.on_event: Callable[[Envelope], None] = lambda _e: None
-        self.on_revocation: Callable[[RevocationData], None] = lambda _r: None
+        self.on_user_event: Callable[[Envelope], None] = lambda _e: None
         self.on_typing: Callable[[dict[str, Any]], None] = lambda _t: None
         self.on_resync: Callable[[], None] = lambda: None
 
@@ -68,6 +67,13 @@ class Broker:
     def local_echo(self, event_type: EventType, message: MessageData) -> None:
         """Without Redis nobody else publishes what this gateway stored: deliver it here."""
         self.handlers.on_event(message_event(event_type, message))
+
+    def dispatch(self, env: Envelope) -> None:
+        """A room or user event from the feed, to its handler (probes are the feed's own)."""
+        if env.user_id is not None:
+            self.handlers.on_user_event(env)
+        elif env.room_id is not None:
+            self.handlers.on_event(env)
 
     async def publish_typing(self, payload: dict[str, Any]) -> None:
         self.handlers.on_typing(payload)
@@ -140,8 +146,8 @@ class RedisBroker(Broker):
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(ROOM_CHANNEL_PATTERN)
-                await pubsub.subscribe(REVOCATION_CHANNEL, TYPING_CHANNEL, self._probe_channel)
+                await pubsub.psubscribe(ROOM_CHANNEL_PATTERN, USER_CHANNEL_PATTERN)
+                await pubsub.subscribe(TYPING_CHANNEL, self._probe_channel)
                 self.connected = True
                 backoff = 0.1
                 log.info("redis_subscribed", resync=self._subscribed_once)
@@ -177,10 +183,8 @@ class RedisBroker(Broker):
             return
         if env.type is EventType.PROBE:
             self._probe_returned(str(env.data.get("nonce", "")))
-        elif env.type is EventType.USER_REVOKED:
-            self.handlers.on_revocation(RevocationData.model_validate(env.data))
         else:
-            self.handlers.on_event(env)
+            self.dispatch(env)
 
     def _probe_returned(self, nonce: str) -> None:
         sent = self._pending.pop(nonce, None)

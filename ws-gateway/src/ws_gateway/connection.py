@@ -62,17 +62,18 @@ class TokenBucket:
 
 
 @dataclass(slots=True)
-class RoomState:
-    """What this socket has seen of one room, so every message.created goes out exactly once.
+class StreamState:
+    """What this socket has seen of one event stream (a room's, or its user's), by event
+    seq, so every event goes out once.
 
-    The API may publish seq 6 before seq 5 (two workers committing concurrently), so a
+    The API may publish event 6 before event 5 (two workers committing concurrently), so a
     plain high-water mark would drop 5: seqs skipped below `high` stay in `missing`.
     """
 
     high: int = 0
     missing: set[int] = field(default_factory=set)
     # While join/resume replays from the API, live events wait here (then are deduped).
-    buffer: list[tuple[int, bool, bytes, str]] | None = field(default_factory=list)
+    buffer: list[tuple[int, bytes, str]] | None = field(default_factory=list)
 
     def accept(self, seq: int) -> bool:
         if seq > self.high:
@@ -87,8 +88,20 @@ class RoomState:
             return True
         return False
 
+    @property
+    def floor(self) -> int:
+        """The seq after which a catch-up must replay: below the oldest one still missing."""
+        return min(self.missing) - 1 if self.missing else self.high
+
+    def restart_at(self, after: int) -> None:
+        """A replay from `after` follows: every later seq is to be sent (again, if the socket
+        had it already: clients apply events idempotently)."""
+        self.high = after
+        self.missing = set()
+
     def start(self, high: int) -> None:
-        """Known history ends at `high` (from the API): later seqs are new."""
+        """The socket holds the stream's state as of `high` (the API's head at a join, or
+        at the end of a replay): later seqs are new, earlier ones are in that state."""
         self.high = max(self.high, high)
         self.missing = set()
 
@@ -99,7 +112,8 @@ class Connection:
         self.id = next(_ids)
         self.identity: Identity | None = None
         self.token = ""
-        self.rooms: dict[int, RoomState] = {}
+        self.rooms: dict[int, StreamState] = {}
+        self.user_stream = StreamState(buffer=None)
         self.bucket = TokenBucket(rate, burst)
         self.violations = 0
         self.typing_at: dict[int, float] = {}
@@ -175,13 +189,14 @@ class Connection:
         # socket's handler; the client resumes from its last seq.
         log.info("direct_write_failed", conn=self.id, error=repr(exc))
 
-    def finish_replay(self, room_id: int) -> None:
-        state = self.rooms.get(room_id)
+    def finish_replay(self, room_id: int | None) -> None:
+        """Flush what arrived live during a room's replay (None: the user stream's)."""
+        state = self.user_stream if room_id is None else self.rooms.get(room_id)
         if state is None or state.buffer is None:
             return
         pending, state.buffer = state.buffer, None
-        for seq, created, data, label in pending:
-            if not created or state.accept(seq):
+        for seq, data, label in pending:
+            if state.accept(seq):
                 self.send_bytes(data, label)
 
     def close(self, code: int, reason: str, *, flush: bool = False) -> None:
@@ -227,26 +242,24 @@ class Connection:
 
 
 def fan_out(
-    members: Iterable[tuple[Connection, RoomState]],
+    members: Iterable[tuple[Connection, StreamState]],
     seq: int,
-    created: bool,
     data: bytes,
     label: str,
 ) -> int:
-    """One room event to every member socket (paired with its state for that room): deduped
-    per socket, buffered while a replay runs, written as one shared frame where the socket
-    keeps up. Returns the frames sent (or queued) so the caller counts them once."""
+    """One event to every socket (paired with its state for that stream): deduped per
+    socket by event seq, buffered while a replay runs, written as one shared frame where
+    the socket keeps up. Returns the frames sent (or queued) so the caller counts them once."""
     wire = text_frame(data)
     sent = 0
     for conn, state in members:
         if state.buffer is not None:
-            state.buffer.append((seq, created, data, label))
+            state.buffer.append((seq, data, label))
             continue
-        if created:
-            if seq == state.high + 1:
-                state.high = seq  # the next seq in order: what accept() would do, inline
-            elif not state.accept(seq):
-                continue
+        if seq == state.high + 1:
+            state.high = seq  # the next seq in order: what accept() would do, inline
+        elif not state.accept(seq):
+            continue
         # The checks of push(), inlined: this loop runs once per socket per event.
         transport = conn.transport
         if (

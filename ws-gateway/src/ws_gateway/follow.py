@@ -24,7 +24,6 @@ from chat_contracts.events import (
     Envelope,
     EventType,
     MessageData,
-    RevocationData,
 )
 from pydantic import ValidationError
 
@@ -121,9 +120,7 @@ class FollowBroker(Broker):
     def _dispatch(self, raw: dict[str, Any]) -> None:
         try:
             env = Envelope.model_validate(raw)
-            if env.type is EventType.USER_REVOKED:
-                self.handlers.on_revocation(RevocationData.model_validate(env.data))
-            elif env.type is not EventType.PROBE:
-                self.handlers.on_event(env)
+            if env.type is not EventType.PROBE:
+                self.dispatch(env)
         except ValidationError:
             log.warning("bad_stream_event", type=str(raw.get("type"))[:40])

@@ -101,9 +101,9 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
         await _edit_or_delete(ctx, conn, frame)
     elif isinstance(frame, JoinFrame):
         room = await resume.attach(ctx, conn, frame.room_id)
-        head = int(room.get("last_seq", 0))
+        head, last_seq = int(room.get("event_seq", 0)), int(room.get("last_seq", 0))
         conn.rooms[frame.room_id].start(head)
-        conn.send(out_frames.joined(frame.room_id, head, frame.ref))
+        conn.send(out_frames.joined(frame.room_id, last_seq, head, frame.ref))
         conn.finish_replay(frame.room_id)
     elif isinstance(frame, LeaveFrame):
         conn.rejoining.discard(frame.room_id)
@@ -118,20 +118,31 @@ async def _dispatch(ctx: GatewayContext, conn: Connection, frame: ClientFrame) -
             online = await ctx.presence.online(frame.room_id)
             conn.send(out_frames.presence(frame.room_id, online, frame.ref))
     elif isinstance(frame, ResumeFrame):
-        for room_id, last_seq in frame.rooms.items():
-            try:
-                await resume.resume_room(ctx, conn, room_id, last_seq)
-            except ApiError as exc:
-                out = _api_error_frame(exc, frame)
-                out["room_id"] = room_id
-                conn.send(out)
+        await _resume(ctx, conn, frame)
     elif isinstance(frame, FetchFrame):
-        await resume.replay(
-            ctx, conn, frame.room_id, frame.after_seq, frame.before_seq, dedupe=False
-        )
-        conn.send(out_frames.fetched(frame.room_id, frame.ref))
+        if _require_joined(conn, frame.room_id, frame.ref):
+            head = await resume.replay(
+                ctx, conn, frame.room_id, frame.after_event_seq, dedupe=False
+            )
+            conn.send(out_frames.fetched(frame.room_id, head, frame.ref))
     elif isinstance(frame, AuthFrame):
         await socket_auth.reauth(ctx, conn, frame)
+
+
+async def _resume(ctx: GatewayContext, conn: Connection, frame: ResumeFrame) -> None:
+    """The user stream first (it says which rooms were added or removed), then each room."""
+    if frame.user_seq is not None:
+        try:
+            await resume.resume_user(ctx, conn, frame.user_seq)
+        except ApiError as exc:
+            conn.send(_api_error_frame(exc, frame))  # no user_resumed: the client asks again
+    for room_id, after in frame.rooms.items():
+        try:
+            await resume.resume_room(ctx, conn, room_id, after)
+        except ApiError as exc:
+            out = _api_error_frame(exc, frame)
+            out["room_id"] = room_id
+            conn.send(out)
 
 
 def _require_joined(conn: Connection, room_id: int, ref: str | int | None) -> bool:

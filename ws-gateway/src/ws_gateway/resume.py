@@ -1,8 +1,11 @@
-"""Replays from the API: join (from the room's last_seq), resume (from the client's seqs),
-gap fill (fetch) and server-side catch-up after a Redis resubscribe.
+"""Replays from the API's event streams: join (from the room's head), resume (from the
+client's event seqs, rooms and user stream), gap fill (fetch) and server-side catch-up
+after the event feed (Redis, or the API's stream) was lost.
 
-Live events for a room are buffered on the socket while its replay runs, then merged
-with per-seq dedupe, so a socket sees each message.created once and in order.
+A replay is a snapshot: each changed message once in its current state, plus the other
+events, up to the stream's `head`. Live events for that stream are buffered on the socket
+while it runs, then flushed with per-event-seq dedupe against `head`, so a socket sees
+each change once and ends with exactly the server's state.
 """
 
 from __future__ import annotations
@@ -11,18 +14,23 @@ from typing import Any
 
 import structlog
 from chat_contracts import server_frames as out_frames
+from chat_contracts.events import StreamEvent
 
 from ws_gateway.api_client import ApiError
-from ws_gateway.connection import Connection, RoomState
+from ws_gateway.connection import Connection, StreamState
 from ws_gateway.context import GatewayContext
 from ws_gateway.metrics import RESUME_REPLAYED
+from ws_gateway.rooms import room_event_frame
 
 log = structlog.get_logger("ws_gateway.resume")
 
 
-def _replay_frame(msg: Any) -> dict[str, Any]:
-    """Replays carry the message's current state (edited/deleted flags included)."""
-    frame = out_frames.event("message.created", msg.room_id, msg.seq, msg.model_dump(mode="json"))
+def _room_frame(item: StreamEvent) -> dict[str, Any]:
+    if item.message is not None:
+        payload = item.message.model_dump(mode="json")
+    else:
+        payload = item.data or {}
+    frame = room_event_frame(item.event.value, item.room_id or 0, item.event_seq, item.seq, payload)
     frame["replay"] = True
     return frame
 
@@ -35,7 +43,7 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
     """
     existing = conn.rooms.get(room_id)
     if existing is None:
-        conn.rooms[room_id] = RoomState()
+        conn.rooms[room_id] = StreamState()
         ctx.index.join(conn, room_id)
     elif existing.buffer is None:
         existing.buffer = []
@@ -58,55 +66,81 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
 
 
 async def replay(
-    ctx: GatewayContext,
-    conn: Connection,
-    room_id: int,
-    after: int,
-    before: int | None = None,
-    *,
-    dedupe: bool = True,
+    ctx: GatewayContext, conn: Connection, room_id: int, after: int, *, dedupe: bool = True
 ) -> int:
-    """Send events after `after`; deduped through the socket's room state unless asked
-    explicitly (a gap fill wants exactly the range it named). Either way every seq sent is
-    recorded as seen, so its late live publish is not delivered a second time."""
+    """Send the room's events after `after`; returns the head the socket now holds.
+
+    Deduped through the socket's room state unless asked (a gap fill wants exactly the
+    range it named). Either way every event sent is recorded as seen, so its late live
+    publish is not delivered a second time."""
     state = conn.rooms.get(room_id)
-    sent = 0
-    async for page in ctx.api.messages_after(conn.token, room_id, after, before):
-        for msg in page:
-            fresh = state is None or state.accept(msg.seq)
+    sent, head = 0, after
+    async for page in ctx.api.room_events(conn.token, room_id, after):
+        head = max(head, page.head)
+        for item in page.events:
+            fresh = state is None or state.accept(item.event_seq)
             if fresh or not dedupe:
-                conn.send(_replay_frame(msg))
+                conn.send(_room_frame(item))
                 sent += 1
-        if sent >= ctx.settings.resume_cap:
-            break
+    if state is not None:
+        state.start(head)
     RESUME_REPLAYED.inc(sent)
-    return sent
+    return head
 
 
-async def resume_room(ctx: GatewayContext, conn: Connection, room_id: int, last_seq: int) -> None:
+async def resume_room(ctx: GatewayContext, conn: Connection, room_id: int, after: int) -> None:
     room = await attach(ctx, conn, room_id)
     state = conn.rooms[room_id]
-    head = int(room.get("last_seq", 0))
+    head, last_seq = int(room.get("event_seq", 0)), int(room.get("last_seq", 0))
     try:
-        if head - last_seq > ctx.settings.resume_cap:
+        if head - after > ctx.settings.resume_cap:
             state.start(head)
-            conn.send(out_frames.reset(room_id, head))
+            conn.send(out_frames.reset(room_id, last_seq, head))
             return
-        state.start(last_seq)
-        await replay(ctx, conn, room_id, last_seq)
-        conn.send(out_frames.resumed(room_id, state.high))
+        state.restart_at(after)
+        head = await replay(ctx, conn, room_id, after)
+        conn.send(out_frames.resumed(room_id, last_seq, head))
     finally:
         conn.finish_replay(room_id)
 
 
+async def _replay_user(ctx: GatewayContext, conn: Connection, after: int) -> int:
+    """The user's own events after `after`; returns the head the socket now holds."""
+    state = conn.user_stream
+    state.buffer = []
+    state.restart_at(after)
+    head = after
+    try:
+        async for page in ctx.api.user_events(conn.token, after):
+            head = max(head, page.head)
+            for item in page.events:
+                if state.accept(item.event_seq):
+                    data = item.data or {}
+                    conn.send(out_frames.user_event(item.event.value, item.event_seq, data))
+        state.start(head)
+    finally:
+        conn.finish_replay(None)
+    return head
+
+
+async def resume_user(ctx: GatewayContext, conn: Connection, after: int) -> None:
+    """The user stream (rooms added/removed, markers, profiles) replayed, then confirmed."""
+    conn.send(out_frames.user_resumed(await _replay_user(ctx, conn, after)))
+
+
 async def catch_up(ctx: GatewayContext, conn: Connection) -> None:
-    """After Redis came back: fetch what each joined room missed while unsubscribed."""
+    """After the event feed came back: fetch what the socket's streams missed meanwhile."""
+    try:
+        if conn.user_stream.buffer is None:  # else a resume's replay is running already
+            await _replay_user(ctx, conn, conn.user_stream.floor)
+    except ApiError as exc:
+        log.warning("catch_up_failed", conn=conn.id, stream="user", status=exc.status)
     for room_id, state in list(conn.rooms.items()):
         if state.buffer is not None:
             continue  # a join/resume replay is already running for this room
         state.buffer = []
         try:
-            await replay(ctx, conn, room_id, state.high)
+            await replay(ctx, conn, room_id, state.floor)
         except ApiError as exc:
             log.warning("catch_up_failed", conn=conn.id, room_id=room_id, status=exc.status)
         finally:

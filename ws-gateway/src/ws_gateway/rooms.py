@@ -1,4 +1,4 @@
-"""Local index room -> sockets (and user -> sockets); fan-out encodes each frame once."""
+"""Local index room -> sockets and user -> sockets; fan-out encodes each frame once."""
 
 from __future__ import annotations
 
@@ -7,22 +7,27 @@ from collections import defaultdict
 from typing import Any
 
 from chat_contracts import server_frames as out_frames
-from chat_contracts.events import Envelope, EventType
+from chat_contracts.events import MESSAGE_EVENTS, ROOM_EVENTS, USER_EVENTS, Envelope
 from chat_contracts.frames import encode
 
-from ws_gateway.connection import Connection, RoomState, fan_out, fan_out_frame
+from ws_gateway.connection import Connection, StreamState, fan_out, fan_out_frame
 from ws_gateway.metrics import CONNECTIONS, MESSAGE_DELIVERY_SECONDS, frames_out
 
-MESSAGE_EVENTS = frozenset(
-    (EventType.MESSAGE_CREATED, EventType.MESSAGE_UPDATED, EventType.MESSAGE_DELETED)
-)
+
+def room_event_frame(
+    kind: str, room_id: int, event_seq: int, env_seq: int | None, data: dict[str, Any]
+) -> dict[str, Any]:
+    """The `event` frame of a room event: message events carry their message."""
+    if kind in MESSAGE_EVENTS:
+        return out_frames.event(kind, room_id, event_seq, seq=env_seq, message=data)
+    return out_frames.event(kind, room_id, event_seq, data=data)
 
 
 class RoomIndex:
     def __init__(self) -> None:
-        # room -> member socket -> that socket's RoomState (the object in conn.rooms): fan-out
+        # room -> member socket -> that socket's StreamState (the object in conn.rooms): fan-out
         # reads both in one step instead of a conn.rooms lookup per socket.
-        self.rooms: dict[int, dict[Connection, RoomState]] = defaultdict(dict)
+        self.rooms: dict[int, dict[Connection, StreamState]] = defaultdict(dict)
         self.users: dict[int, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
 
@@ -62,19 +67,31 @@ class RoomIndex:
         return {c.user_id for c in self.rooms.get(room_id, ()) if c.identity is not None}
 
     def broadcast_envelope(self, env: Envelope) -> None:
-        """One API event -> one encoded frame -> every local socket in the room."""
-        if env.type not in MESSAGE_EVENTS or env.room_id is None or env.seq is None:
+        """One room event -> one encoded frame -> every local socket in the room."""
+        if env.type not in ROOM_EVENTS or env.room_id is None or env.event_seq is None:
             return
         members = self.rooms.get(env.room_id)
         if not members:
             return
-        data = encode(out_frames.event(env.type.value, env.room_id, env.seq, env.data))
-        created = env.type is EventType.MESSAGE_CREATED
+        frame = room_event_frame(env.type.value, env.room_id, env.event_seq, env.seq, env.data)
         # Counted here, once per fan-out, not per socket (see metrics.frames_out).
-        sent = fan_out(tuple(members.items()), env.seq, created, data, "event")
+        sent = fan_out(tuple(members.items()), env.event_seq, encode(frame), "event")
         if sent:
             frames_out("event").inc(sent)
         MESSAGE_DELIVERY_SECONDS.observe(max(time.time() - env.ts, 0.0))
+
+    def deliver_user_event(self, env: Envelope) -> None:
+        """One user event -> every local socket of that user (deduped per socket)."""
+        if env.type not in USER_EVENTS or env.user_id is None or env.event_seq is None:
+            return
+        sockets = self.users.get(env.user_id)
+        if not sockets:
+            return
+        frame = out_frames.user_event(env.type.value, env.event_seq, env.data)
+        members = [(conn, conn.user_stream) for conn in sockets]
+        sent = fan_out(members, env.event_seq, encode(frame), "user_event")
+        if sent:
+            frames_out("user_event").inc(sent)
 
     def broadcast(self, room_id: int, frame: dict[str, Any], *, skip: int | None = None) -> None:
         """Ephemeral frames (typing, presence) to every local socket in a room."""

@@ -12,14 +12,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import structlog
-from chat_contracts import server_frames as out_frames
 from chat_contracts.batch import BATCH_PATH
-from chat_contracts.events import RevocationData
 from chat_contracts.frames import CloseCode
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ws_gateway import handlers, resume
+from ws_gateway import handlers, intake
 from ws_gateway.api_client import ApiClient
 from ws_gateway.auth import TokenValidator
 from ws_gateway.batch_http import AiohttpPoster
@@ -101,32 +99,6 @@ def make_process_request(ctx: GatewayContext) -> Any:
     return process_request
 
 
-def _wire_broker(ctx: GatewayContext) -> None:
-    h = ctx.broker.handlers
-    h.on_event = ctx.index.broadcast_envelope
-
-    def on_revocation(rev: RevocationData) -> None:
-        ctx.validator.purge(rev.user_id, rev.session_id)
-        for conn in ctx.index.user_sockets(rev.user_id):
-            if rev.session_id is None or (conn.identity and conn.identity.sid == rev.session_id):
-                conn.close(CloseCode.POLICY, f"revoked: {rev.reason}")
-
-    def on_typing(payload: dict[str, Any]) -> None:
-        room_id, user_id = int(payload["room_id"]), int(payload["user_id"])
-        skip = payload.get("conn") if payload.get("replica") == ctx.settings.replica_id else None
-        frame = out_frames.typing(room_id, user_id)
-        ctx.index.broadcast(room_id, frame, skip=skip)
-
-    def on_resync() -> None:
-        for conn in list(ctx.index.connections):
-            if conn.identity is not None and conn.rooms:
-                _spawn(resume.catch_up(ctx, conn))
-
-    h.on_revocation = on_revocation
-    h.on_typing = on_typing
-    h.on_resync = on_resync
-
-
 _tasks: set[asyncio.Task[Any]] = set()
 
 
@@ -158,7 +130,7 @@ async def run(settings: Settings) -> int:
     client = api_client(settings.api_timeout_seconds, settings.api_max_connections)
     async with client:
         ctx = build_context(settings, client)
-        _wire_broker(ctx)
+        intake.wire(ctx, _spawn)
         await ctx.broker.start()
         await ctx.presence.start()
         ready_task = asyncio.create_task(readiness_loop(ctx, client), name="readiness")

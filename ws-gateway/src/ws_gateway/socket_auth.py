@@ -63,10 +63,14 @@ async def _validated(ctx: GatewayContext, conn: Connection, frame: AuthFrame) ->
 
 
 def _accept(conn: Connection, identity: Identity, frame: AuthFrame) -> None:
+    first = conn.identity is None
     conn.identity = identity
+    if first:
+        # Live user events from here on are new; a `resume` with an older user_seq replays.
+        conn.user_stream.start(identity.user_seq)
     conn.token = frame.token
     conn.reauth_deadline = None
-    conn.send(out_frames.auth_ok(identity.user_id, identity.exp, frame.ref))
+    conn.send(out_frames.auth_ok(identity.user_id, identity.exp, identity.user_seq, frame.ref))
 
 
 async def reauth(ctx: GatewayContext, conn: Connection, frame: AuthFrame) -> None:

@@ -183,9 +183,10 @@ def handshake_status(exc: BaseException) -> int:
 
 @dataclass
 class Resilient:
-    """Reconnects across replicas with exponential backoff + full jitter, resumes from the
-    highest seq seen per room, fills seq gaps, resends unacked messages (same client_msg_id),
-    retries retryable nacks, and reports a message failed after `give_up_seconds`."""
+    """Reconnects across replicas with exponential backoff + full jitter, resumes each room
+    from the event seq it holds, fills event seq gaps, resends unacked messages (same
+    client_msg_id), retries retryable nacks, and reports a message failed after
+    `give_up_seconds`. `seen` holds each message's newest version, as a browser would."""
 
     urls: list[str]
     user: User
@@ -193,6 +194,11 @@ class Resilient:
     origin: str | None = None
     give_up_seconds: float = 60.0
     seen: dict[int, dict[int, Frame]] = field(default_factory=dict)  # room -> seq -> message
+    # room -> the event seq the client holds the room's state as of (from joined/resumed/
+    # fetched, then each next live event); live events past a gap wait in `ahead`.
+    cursor: dict[int, int] = field(default_factory=dict)
+    ahead: dict[int, set[int]] = field(default_factory=dict)
+    live_events: dict[int, set[int]] = field(default_factory=dict)  # room -> live event seqs
     duplicates: int = 0
     gaps: int = 0
     sent: dict[str, Frame] = field(default_factory=dict)
@@ -220,7 +226,22 @@ class Resilient:
         self._task = asyncio.create_task(self._run())
 
     def high(self, room: int) -> int:
+        """The newest message seq held (the timeline; event seqs are `cursor`)."""
         return max(self.seen[room], default=0)
+
+    def _hold(self, room: int, head: int) -> None:
+        """The client holds the room's state as of `head`; absorb what arrived past it."""
+        cursor = max(self.cursor.get(room, 0), head)
+        ahead = self.ahead.setdefault(room, set())
+        while cursor + 1 in ahead:
+            cursor += 1
+        self.ahead[room] = {s for s in ahead if s > cursor}
+        self.cursor[room] = cursor
+
+    def _apply(self, room: int, message: Frame) -> None:
+        held = self.seen[room].get(message["seq"])
+        if held is None or message["version"] > held["version"]:
+            self.seen[room][message["seq"]] = message
 
     @property
     def connected(self) -> bool:
@@ -272,30 +293,15 @@ class Resilient:
             task = asyncio.create_task(self._resume(ws, random.uniform(0.2, 1.0)))
             self._retry_tasks.add(task)
             task.add_done_callback(self._retry_tasks.discard)
-        elif t in ("resumed", "reset"):
-            self.ready.set()
-            if self._down_since is not None:
+        elif t in ("resumed", "reset", "fetched"):
+            self._hold(f["room_id"], f["event_seq"])
+            if t != "fetched":
+                self.ready.set()
+            if t != "fetched" and self._down_since is not None:
                 self.outages.append(time.monotonic() - self._down_since)
                 self._down_since = None
-        elif t == "event" and f["event"] == "message.created":
-            room, seq = f["room_id"], f["seq"]
-            if room not in self.seen:
-                return
-            if seq in self.seen[room]:
-                if not f.get("replay"):
-                    self.duplicates += 1  # the gateway delivered a live event twice
-                return
-            high = self.high(room)
-            self.seen[room][seq] = f["message"]
-            if not f.get("replay"):
-                self.arrived[f["message"]["client_msg_id"]] = time.monotonic()
-            if seq > high + 1 and not f.get("replay"):
-                self.gaps += 1
-                await ws.send(
-                    json.dumps(
-                        {"type": "fetch", "room_id": room, "after_seq": high, "before_seq": seq}
-                    )
-                )
+        elif t == "event" and f["room_id"] in self.seen:
+            await self._on_event(ws, f)
         elif t == "ack" and "client_msg_id" in f:
             self.acked[f["client_msg_id"]] = f["message"]
             self.unacked.pop(f["client_msg_id"], None)
@@ -310,12 +316,34 @@ class Resilient:
                 self._retry_tasks.add(task)
                 task.add_done_callback(self._retry_tasks.discard)
 
+    async def _on_event(self, ws: ClientConnection, f: Frame) -> None:
+        room, event_seq, replay = f["room_id"], f["event_seq"], bool(f.get("replay"))
+        if not replay:
+            live = self.live_events.setdefault(room, set())
+            if event_seq in live:
+                self.duplicates += 1  # the gateway delivered a live event twice
+            live.add(event_seq)
+        if "message" in f:
+            if f["event"] == "message.created" and not replay and f["seq"] not in self.seen[room]:
+                self.arrived[f["message"]["client_msg_id"]] = time.monotonic()
+            self._apply(room, f["message"])
+        if replay:
+            return  # the closing resumed/fetched frame says what the replay brought
+        cursor = self.cursor.get(room, 0)
+        if event_seq > cursor + 1:
+            self.ahead.setdefault(room, set()).add(event_seq)
+            self.gaps += 1
+            fetch = {"type": "fetch", "room_id": room, "after_event_seq": cursor}
+            await ws.send(json.dumps(fetch))
+        else:
+            self._hold(room, event_seq)
+
     async def _resume(self, ws: ClientConnection, delay: float) -> None:
         if delay:
             # Not for the first resume: a yield there would let say() send a message before
             # the resume, and the gateway refuses messages for rooms the socket has not joined.
             await asyncio.sleep(delay)
-        rooms = {str(r): self.high(r) for r in self.rooms}
+        rooms = {str(r): self.cursor.get(r, 0) for r in self.rooms}
         try:
             await ws.send(json.dumps({"type": "resume", "rooms": rooms, "ref": "resume"}))
         except ConnectionClosed:

@@ -27,7 +27,9 @@ export class GapFiller {
 
   requestGap(roomId, gap) {
     if (this.fetches.has(roomId)) return; // one fill at a time; later events re-check
-    const sent = this.socket.send({ type: "fetch", room_id: roomId, after_seq: gap.after, before_seq: gap.before });
+    // A message seq is never above the room's event seq at that point, so fetching the
+    // events after it replays a superset of the gap (the store keeps the newest versions).
+    const sent = this.socket.send({ type: "fetch", room_id: roomId, after_event_seq: gap.after });
     const entry = { before: gap.before, http: false, timer: null };
     entry.timer = setTimeout(() => this.httpFill(roomId, entry), sent ? FETCH_TIMEOUT_MS : 0);
     this.fetches.set(roomId, entry);
