@@ -48,9 +48,19 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
 
-async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _static_path_without(request):
+        # PATCH /rooms/public matched PATCH /rooms/{room_id}, but /rooms/public is a
+        # resource of its own that has no PATCH: that is a 405, not a bad room id.
+        return _method_not_allowed(request)
     return JSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
+
+def _static_path_without(request: Request) -> bool:
+    """The path is a literal route of the schema that does not serve this method."""
+    operations = request.app.openapi()["paths"].get(request.url.path)
+    return operations is not None and request.method.lower() not in operations
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -69,6 +79,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code != 405:
         return await http_exception_handler(request, exc)
+    return _method_not_allowed(request)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
     # Starlette names only the first route that matched the path; RFC 9110 wants
     # every method the resource supports, which the schema knows.
     allowed: list[str] = []

@@ -66,7 +66,7 @@ async def add_user_events(
         .values(last_event_seq=User.last_event_seq + 1)
         .returning(User.id, User.last_event_seq)
     )
-    seqs = {user_id: seq for user_id, seq in rows}
+    seqs: dict[int, int] = {row[0]: row[1] for row in rows}
     now = utcnow()
     for user_id, data in items:
         if user_id not in seqs:
