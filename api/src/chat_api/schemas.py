@@ -19,8 +19,12 @@ from pydantic import (
 # PostgreSQL text cannot hold NUL, so stored strings refuse it (422, not a 500). The
 # rules are patterns rather than validators so the OpenAPI schema states them too.
 NO_NUL = r"^[^\x00]*$"
-# ...and must have something visible, not only whitespace.
-NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# ...and must have something visible, not only whitespace. The spaces are spelled out:
+# `\s` means one set to JSON Schema (ECMA: U+FEFF, no U+0085), another to pydantic (Rust:
+# U+0085, no U+FEFF), and neither holds U+001C..U+001F, which str.strip() removes, so a
+# name of those alone was stored empty. This is every str.isspace() character and U+FEFF.
+SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = rf"^[^\x00]*[^{SPACES}\x00][^\x00]*$"
 MAX_ID = ID_MAX
 
 

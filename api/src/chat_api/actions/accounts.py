@@ -45,13 +45,15 @@ async def update_profile(
     token stops working, and the gateways close the user's sockets (session.revoked)."""
     outbox = Outbox()
     if display_name is not None and display_name != user.display_name:
-        user.display_name = display_name
-        await session.flush()
-        profile = user_data(user)
+        profile = user_data(user).model_copy(update={"display_name": display_name})
         audience = [user.id, *await co_member_ids(session, user.id)]
+        # The events first: they lock the audience's rows (the user's own among them) in id
+        # order. Writing the user's row before would lock it out of order (deadlock).
         await add_user_events(
             session, outbox, EventType.USER_UPDATED, [(uid, profile) for uid in audience]
         )
+        user.display_name = display_name
+        await session.flush()
     if password_hash is not None:
         user.password_hash = password_hash
         user.token_version = user.token_version + 1

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.actions.outbox import Outbox, commit
-from chat_api.actions.streams import add_room_event, add_user_events
+from chat_api.actions.streams import add_room_event, add_user_events, lock_room
 from chat_api.errors import Forbidden, NotFound
 from chat_api.models import Membership, Room, User
 from chat_api.publisher import Publisher
@@ -62,6 +62,8 @@ async def _add_member(
         await session.rollback()  # the same end state
         return
     outbox = Outbox()
+    # Counted under the room's lock: before it, racing joins could count the same.
+    await lock_room(session, room_id)
     count = await count_members(session, room_id)
     data = MemberData(user=user_data(member), actor_id=actor_id, member_count=count)
     await add_room_event(session, outbox, room_id, kind, data)
@@ -90,6 +92,7 @@ async def _drop_member(
     if not getattr(gone, "rowcount", 0):
         await session.rollback()  # gone already (another device): nothing changed
         return
+    await lock_room(session, room_id)  # counted under it, as in _add_member
     count = await count_members(session, room_id)
     data = MemberData(user=user_data(member), actor_id=actor_id, member_count=count)
     await add_room_event(session, outbox, room_id, kind, data)

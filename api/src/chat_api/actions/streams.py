@@ -32,6 +32,12 @@ async def next_room_seq(session: AsyncSession, room_id: int) -> int:
     return int(seq)
 
 
+async def lock_room(session: AsyncSession, room_id: int) -> None:
+    """Takes the room row's lock now (to the commit): what is read after it includes every
+    change committed before this one in stream order (a member count)."""
+    await session.execute(select(Room.id).where(Room.id == room_id).with_for_update(key_share=True))
+
+
 async def add_room_event(
     session: AsyncSession, outbox: Outbox, room_id: int, kind: EventType, data: BaseModel
 ) -> int:
@@ -56,9 +62,12 @@ async def add_user_events(
         raise ValueError("one event per user per call")
     if not ids:
         return
-    # Locked in id order first (an UPDATE ... IN locks in whatever order it scans).
+    # Locked in id order first (an UPDATE ... IN locks in whatever order it scans). NO KEY
+    # UPDATE, the lock the UPDATE takes: FOR UPDATE would also wait for the KEY SHARE locks
+    # that inserting rows which reference a user hold (a membership, a room's creator), so
+    # two transactions that each inserted one would wait for each other (deadlock).
     await session.execute(
-        select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update()
+        select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update(key_share=True)
     )
     rows = await session.execute(
         update(User)
