@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from chat_testkit.client import login
 from chat_testkit.tls import ServerCert, TestCA
 from e2e_stack import HSTS_SECONDS, Stack
-from e2e_ui import Person, api_login, new_person
+from e2e_ui import Person, new_person
 from playwright.sync_api import Browser, Error as PlaywrightError, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -158,7 +159,7 @@ def test_gateway_allows_only_the_https_page_origin(dora: Person, stack: Stack, o
     """A real WSS handshake through nginx: the https page origin authenticates, the same
     host served over plain http (or under another name) is refused with 403."""
     sent = origin.format(port=stack.port)
-    token, _ = api_login(stack.http, dora.username, dora.password)
+    token = login(stack.http, dora.username, dora.password).token
     if sent != stack.url:
         with pytest.raises(InvalidStatus) as refused:
             connect(stack.ws_url, origin=Origin(sent), ssl=stack.tls, open_timeout=10)
