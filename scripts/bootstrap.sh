@@ -5,7 +5,8 @@
 # BOOTSTRAP_MINIMAL=1 (`make run`): only uv and the three services' packages. make run starts
 # no PostgreSQL or Redis of its own (SQLite and no broker, or the servers that
 # DATABASE_URL/REDIS_URL name), so it needs no system package beyond Python's venv; with
-# TLS=1 (`TLS=1 make run`) it also needs nginx and openssl (scripts/run_local_tls.py).
+# TLS=1 (`TLS=1 make run`) it also needs nginx and openssl, and chat-testkit's nginx
+# launcher (scripts/run_local_tls.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +76,9 @@ if [[ $minimal == 1 ]]; then
   # Only what make run runs: no dev group (playwright, mypy, schemathesis, ...). --inexact
   # keeps what a full bootstrap added, so make run after make test removes nothing.
   sync=(--no-dev --inexact --package chat-api --package chat-ws-gateway --package chat-frontend)
+  # TLS=1 runs the test kit's nginx launcher (scripts/run_local_tls.py), and with it pytest;
+  # a plain make run stays free of test packages (tests/images checks that).
+  if [[ ${TLS:-0} == 1 ]]; then sync+=(--package chat-testkit); fi
 else
   sync=(--all-packages)
 fi

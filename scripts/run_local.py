@@ -44,8 +44,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import run_local_tls  # beside this file: run as a script, its folder is on sys.path
-
 ROOT = Path(__file__).resolve().parents[1]
 # name: (contract default, offset from --port-base)
 PORTS = {
@@ -232,6 +230,14 @@ def make_children(cfg: Config) -> list[Child]:
 def tls_child(cfg: Config, out: Callable[[str], None]) -> Child:
     """TLS=1: certificates, then nginx terminating TLS in front of the children (its health
     is checked through its own certificate); prints how to trust the local CA."""
+    # Imported for TLS=1 only: it runs chat_testkit's nginx, and bootstrap syncs chat-testkit
+    # for TLS=1 only (a plain `make run` installs no test packages). Beside this file: run
+    # as a script, its folder is on sys.path.
+    try:
+        import run_local_tls
+    except ModuleNotFoundError as exc:
+        needs = f"run_local: TLS=1 needs {exc.name}"
+        raise SystemExit(f"{needs}: start it with `TLS=1 make run`") from None
     nginx, openssl = run_local_tls.tools()
     tls, new_ca = run_local_tls.ensure_certificates(cfg.run_dir, openssl)
     for line in run_local_tls.trust_hint(tls, new_ca):

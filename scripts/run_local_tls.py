@@ -4,24 +4,23 @@ The CA is made once per checkout in .run/tls/ and reused, so a developer trusts 
 carries name constraints, so even a leaked ca.key can only vouch for localhost and loopback
 addresses. The server certificate is issued anew at every start (cheap with P-256). Only
 the openssl CLI is used: `make run` syncs no dev packages, and Debian ships openssl.
-nginx renders the same template as the e2e suite (deploy/nginx), the Ingress stand-in, so
-the page, /api and /ws share one https:// origin as in production.
+nginx is the e2e suite's (chat_testkit.nginx, the Ingress stand-in: bootstrap syncs
+chat-testkit for TLS=1 only), so the page, /api and /ws share one https:// origin as in
+production; run_local supervises the process itself, like its other children.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
 import ssl
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-NGINX_DIR = ROOT / "deploy" / "nginx"
+from chat_testkit.nginx import Nginx, nginx_binary
+
 CA_DAYS = 3650
 LEAF_DAYS = 30  # issued at every start; short-lived on purpose
 CA_NAME = "chat make-run local CA"
@@ -69,8 +68,8 @@ class LocalTls:
 
 def tools() -> tuple[str, str]:
     """(nginx, openssl), or a clear exit naming the packages."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
-    openssl = shutil.which("openssl") or ""
+    nginx = nginx_binary()
+    openssl = shutil.which("openssl")
     if not nginx or not openssl:
         raise SystemExit(
             "run_local: TLS=1 needs nginx and openssl "
@@ -132,38 +131,21 @@ def ensure_certificates(run_dir: Path, openssl: str) -> tuple[LocalTls, bool]:
     return tls, new_ca
 
 
-def _render() -> Callable[..., str]:
-    """deploy/nginx/render.py is a script beside its template, not a package."""
-    path = NGINX_DIR / "render.py"
-    spec = importlib.util.spec_from_file_location("chat_nginx_render_local", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    render: Callable[..., str] = module.render
-    return render
-
-
 def nginx_argv(
     run_dir: Path, nginx: str, tls: LocalTls, port: int, upstreams: dict[str, list[str]]
 ) -> list[str]:
-    """Render the Ingress stand-in for these upstreams into .run/nginx and return its argv."""
-    prefix = run_dir / "nginx"
-    for sub in ("logs", "tmp"):
-        (prefix / sub).mkdir(parents=True, exist_ok=True)
-    conf = _render()(
-        NGINX_DIR / "chat.conf.template",
-        LISTEN_PORT=port,
-        FRONTEND_UPSTREAM=upstreams["frontend"][0],
-        API_UPSTREAM=upstreams["api"][0],
-        GATEWAY_UPSTREAMS=upstreams["gateway"],
-        ERROR_LOG="stderr",  # into make run's terminal, with the nginx prefix
-        TLS_CERTIFICATE=tls.cert,
-        TLS_CERTIFICATE_KEY=tls.key,
-    )
-    (prefix / "nginx.conf").write_text(conf)
-    # -e stderr: errors before the config is read go to us, not to /var/log/nginx.
-    conf_path = str(prefix / "nginx.conf")
-    return [nginx, "-e", "stderr", "-p", str(prefix), "-c", conf_path, "-g", "daemon off;"]
+    """Render the Ingress stand-in for these upstreams into .run/nginx and return its argv
+    (nginx's errors go to its stderr, so into make run's terminal with the nginx prefix)."""
+    return Nginx(
+        run_dir / "nginx",
+        port,
+        frontend=upstreams["frontend"][0],
+        api=upstreams["api"][0],
+        gateways=upstreams["gateway"],
+        cert=tls.cert,
+        key=tls.key,
+        exe=nginx,
+    ).prepare()
 
 
 def trust_hint(tls: LocalTls, new_ca: bool) -> list[str]:

@@ -1,26 +1,25 @@
 """The whole chat behind nginx, as real processes: api + 2 gateway replicas + frontend.
 
-PostgreSQL and Redis come from the testkit fixtures; nginx runs the rendered
-deploy/nginx/chat.conf.template (the chart Ingress stand-in) in the foreground and
-terminates TLS with a certificate from the suite's throw-away CA, so the browser runs the
-production configuration: https:// and wss:// only, the Secure refresh cookie, HSTS and an
-https:// Origin at the gateway. Every process logs into artifacts/e2e/logs so the
-secret-grep test can read them all.
+PostgreSQL and Redis come from the testkit fixtures; nginx (chat_testkit.nginx, the chart
+Ingress stand-in) terminates TLS with a certificate from the suite's throw-away CA, so the
+browser runs the production configuration: https:// and wss:// only, the Secure refresh
+cookie, HSTS and an https:// Origin at the gateway. Every process logs into
+artifacts/e2e/logs (nginx into artifacts/e2e/nginx/logs) so the secret-grep test can read
+them all.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import shutil
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 from chat_testkit import ServiceProcess, free_port
+from chat_testkit.nginx import Nginx
 from chat_testkit.services import (
     api_env,
     api_process,
@@ -34,40 +33,32 @@ from chat_testkit.services import (
 from chat_testkit.tls import TestCA
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX_DIR = ROOT / "deploy" / "nginx"
 REPLICAS = ("e2e-gw-1", "e2e-gw-2")
 HSTS_SECONDS = 31536000
-
-
-def load_render() -> ModuleType:
-    """deploy/nginx/render.py is a script beside its template, not a package."""
-    spec = importlib.util.spec_from_file_location("chat_nginx_render_e2e", NGINX_DIR / "render.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
 class Stack:
     log_dir: Path
-    nginx_prefix: Path
-    port: int
     api: ServiceProcess
     frontend: ServiceProcess
-    nginx: ServiceProcess
+    nginx: Nginx
     tls: ssl.SSLContext  # trusts the suite's CA only
     gateways: dict[str, ServiceProcess] = field(default_factory=dict)
     gateway_ops: dict[str, int] = field(default_factory=dict)
     _http: httpx.Client | None = None
 
     @property
+    def port(self) -> int:
+        return self.nginx.port
+
+    @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return self.nginx.url
 
     @property
     def ws_url(self) -> str:
-        return f"wss://127.0.0.1:{self.port}/ws"
+        return self.nginx.ws_url
 
     @property
     def http(self) -> httpx.Client:
@@ -78,11 +69,11 @@ class Stack:
 
     @property
     def access_log(self) -> Path:
-        return self.nginx_prefix / "logs" / "access.log"
+        return self.nginx.access_log
 
     def all_logs(self) -> list[Path]:
         logs = sorted(self.log_dir.glob("*.log"))
-        return [*logs, *sorted((self.nginx_prefix / "logs").glob("*.log"))]
+        return [*logs, *sorted(self.nginx.log_dir.glob("*.log"))]
 
     def gateway_connections(self, replica: str) -> float:
         """The replica's `chat_gateway_connections` gauge (its ops port)."""
@@ -95,7 +86,8 @@ class Stack:
     def stop(self) -> None:
         if self._http is not None:
             self._http.close()
-        for proc in (self.nginx, self.frontend, *self.gateways.values(), self.api):
+        self.nginx.stop(timeout=15)
+        for proc in (self.frontend, *self.gateways.values(), self.api):
             proc.terminate(timeout=15)
 
 
@@ -164,11 +156,20 @@ def start_stack(artifacts: Path, database_url: str, redis_url: str, ca: TestCA) 
         for fut in started:
             fut.result()
 
-    nginx = start_nginx(artifacts / "nginx", ca, port, fe_port, api_port, gateway_ports)
+    # artifacts/e2e/nginx holds this run's config and logs only.
+    shutil.rmtree(artifacts / "nginx", ignore_errors=True)
+    cert = ca.issue("nginx", "127.0.0.1", "localhost")
+    nginx = Nginx(
+        artifacts / "nginx",
+        port,
+        frontend=f"127.0.0.1:{fe_port}",
+        api=f"127.0.0.1:{api_port}",
+        gateways=[f"127.0.0.1:{gateway_ports[r][0]}" for r in REPLICAS],
+        cert=cert.chain,
+        key=cert.key,
+    ).start()
     return Stack(
         log_dir=log_dir,
-        nginx_prefix=artifacts / "nginx",
-        port=port,
         api=api,
         frontend=frontend,
         nginx=nginx,
@@ -176,38 +177,3 @@ def start_stack(artifacts: Path, database_url: str, redis_url: str, ca: TestCA) 
         gateways=gateways,
         gateway_ops={r: gateway_ports[r][1] for r in REPLICAS},
     )
-
-
-def start_nginx(
-    prefix: Path,
-    ca: TestCA,
-    port: int,
-    fe_port: int,
-    api_port: int,
-    gateway_ports: dict[str, tuple[int, int]],
-) -> ServiceProcess:
-    """The rendered template on `port`, TLS with a certificate for 127.0.0.1 and localhost."""
-    shutil.rmtree(prefix, ignore_errors=True)
-    (prefix / "logs").mkdir(parents=True)
-    (prefix / "tmp").mkdir()
-    cert = ca.issue("nginx", "127.0.0.1", "localhost")
-    conf = load_render().render(
-        NGINX_DIR / "chat.conf.template",
-        LISTEN_PORT=port,
-        FRONTEND_UPSTREAM=f"127.0.0.1:{fe_port}",
-        API_UPSTREAM=f"127.0.0.1:{api_port}",
-        GATEWAY_UPSTREAMS=[f"127.0.0.1:{gateway_ports[r][0]}" for r in REPLICAS],
-        TLS_CERTIFICATE=cert.chain,
-        TLS_CERTIFICATE_KEY=cert.key,
-    )
-    (prefix / "nginx.conf").write_text(conf)
-    exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(exe).exists(), "nginx missing: apt-get install -y nginx (scripts/bootstrap.sh)"
-    return ServiceProcess(
-        name="nginx",
-        argv=[exe, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-        env={},
-        log_dir=prefix / "logs",
-        health_url=f"https://127.0.0.1:{port}/api/healthz",
-        health_verify=ca.client_context(),
-    ).start(timeout=20)

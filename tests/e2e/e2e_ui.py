@@ -1,4 +1,5 @@
-"""Browser-side helpers: one `Person` = one browser context + page, driven by data-testid only."""
+"""Browser-side helpers: one `Person` = one browser context + page, driven by data-testid only.
+REST calls (logging in to read what PostgreSQL holds) are chat_testkit.client's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from chat_testkit.client import login
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocket, expect
 
 TIMEOUT_MS = 20_000
@@ -125,13 +127,5 @@ def new_person(
         person.tid("login-submit").click()
     expect(person.tid("chat-app")).to_have_attribute("data-ready", "true")
     expect(person.status()).to_have_attribute("data-state", "open")
-    person.user_id = api_login(http, username, password)[1]
+    person.user_id = login(http, username, password).id
     return person
-
-
-def api_login(http: httpx.Client, username: str, password: str) -> tuple[str, int]:
-    """An access token (and user id) through nginx, for reading what PostgreSQL holds."""
-    r = http.post("/api/login", json={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    body = r.json()
-    return str(body["access_token"]), int(body["user"]["id"])

@@ -18,9 +18,9 @@ import pytest
 import redis
 from chat_contracts.channels import presence_key
 from chat_testkit import RedisServer
-from chat_testkit.client import room_history
+from chat_testkit.client import login, room_history
 from e2e_stack import Stack
-from e2e_ui import PASSWORDS, Person, api_login, new_person
+from e2e_ui import PASSWORDS, Person, new_person
 from playwright.sync_api import Browser, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -54,8 +54,8 @@ def pair(stack: Stack, browser: Browser, e2e_artifacts: Path) -> Iterator[Pair]:
 
 def assert_matches_database(person: Person, stack: Stack, room_id: int) -> None:
     """The open room's DOM equals GET /api/messages: same seqs, once each, same state."""
-    token, _ = api_login(stack.http, person.username, person.password)
-    stored = room_history(stack.http, token, room_id)
+    user = login(stack.http, person.username, person.password)
+    stored = room_history(stack.http, user.token, room_id)
     # A deleted message shows a placeholder, so only its state is compared.
     expected = [
         (m["seq"], "deleted", "") if m["deleted"] else (m["seq"], "sent", m["content"])

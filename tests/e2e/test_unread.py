@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chat_testkit.client import login, rest
 from e2e_stack import Stack
-from e2e_ui import Person, api_login, new_person
+from e2e_ui import Person, new_person
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -56,8 +57,8 @@ def reload(page: Page) -> None:
 
 
 def server_unread(stack: Stack, person: Person, room_id: int) -> int:
-    token, _ = api_login(stack.http, person.username, person.password)
-    rooms = stack.http.get("/api/rooms", headers={"Authorization": f"Bearer {token}"}).json()
+    user = login(stack.http, person.username, person.password)
+    rooms = rest(stack.http, "GET", "/rooms", user).json()
     return int(next(r for r in rooms if r["id"] == room_id)["unread"])
 
 

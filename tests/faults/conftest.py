@@ -16,7 +16,8 @@ if str(Path(__file__).parent) not in sys.path:
 
 import fault_oracle
 from chat_testkit import PostgresServer, RedisServer, free_port
-from fault_stack import PAIR_ENV, Api, Gateway, GatewayLauncher, Nginx
+from chat_testkit.nginx import Nginx
+from fault_stack import NO_FRONTEND, PAIR_ENV, Api, Gateway, GatewayLauncher
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -121,8 +122,8 @@ def nginx(
     def start(gateways: list[str], ws_timeout: int = 3600) -> Nginx:
         prefix = tmp_path / f"nginx{len(started)}"
         api_upstream = f"127.0.0.1:{api.port}"
-        n = Nginx(prefix, free_port(), gateways, ws_timeout, api_upstream).start()
-        started.append(n)
+        n = Nginx(prefix, free_port(), NO_FRONTEND, api_upstream, gateways, ws_timeout=ws_timeout)
+        started.append(n.start())
         return n
 
     yield start

@@ -1,18 +1,11 @@
 """Real processes for the fault suite: the API (restartable on fixed ports), gateway
-replicas, nginx in front of them, and Prometheus-text scraping.
-
-Copied and adapted from ws-gateway/tests/conftest.py (test folders never import each other).
+replicas, and Prometheus-text scraping. nginx in front of them is chat_testkit.nginx.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +20,10 @@ from chat_testkit.services import (
     migrate_api,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "fault-suite-secret-0123456789abcdef-0123456789"
 ORIGIN = "http://chat.faults.test"
-NGINX = os.environ.get("CHAT_TEST_NGINX", "/usr/sbin/nginx")
+# nginx's "/" upstream: the discard port, where nothing listens (the suite loads no page).
+NO_FRONTEND = "127.0.0.1:9"
 _names = itertools.count(1)
 
 # The shared pair: settings chosen so the non-destructive scenarios can all use it.
@@ -193,94 +186,3 @@ class GatewayLauncher:
     def kill_all(self) -> None:
         for gw in self.started:
             gw.proc.kill()
-
-
-@dataclass
-class Nginx:
-    """nginx in the foreground with the project's template, as the Ingress stand-in."""
-
-    prefix: Path
-    port: int
-    gateways: list[str]
-    ws_timeout: int = 3600
-    api_upstream: str = "127.0.0.1:9"
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def conf(self) -> Path:
-        return self.prefix / "nginx.conf"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def render(self) -> None:
-        sys.path.insert(0, str(REPO_ROOT / "deploy" / "nginx"))
-        try:
-            from render import render  # deploy/nginx/render.py (not a package)
-        finally:
-            sys.path.pop(0)
-        for sub in ("logs", "tmp"):
-            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(
-            render(
-                LISTEN_PORT=self.port,
-                FRONTEND_UPSTREAM="127.0.0.1:9",
-                API_UPSTREAM=self.api_upstream,
-                GATEWAY_UPSTREAMS=self.gateways,
-                WS_TIMEOUT_SECONDS=self.ws_timeout,
-            )
-        )
-
-    def start(self) -> Nginx:
-        if not Path(NGINX).exists():
-            raise RuntimeError(f"nginx not found at {NGINX}: apt-get install -y nginx")
-        self.render()
-        # The child keeps its own descriptor; ours is closed at once (it leaked before).
-        with (self.prefix / "logs" / "stderr.log").open("ab") as stderr:
-            self.proc = subprocess.Popen(
-                [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/api/healthz", timeout=1)
-                return self
-            except httpx.HTTPError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start") from None
-                time.sleep(0.05)
-
-    def worker_pids(self) -> set[int]:
-        assert self.proc is not None
-        out = subprocess.run(
-            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
-        )
-        return {int(p) for p in out.stdout.split()}
-
-    def reload(self) -> None:
-        """`nginx -s reload` with the same prefix/config: new workers, old ones drain."""
-        subprocess.run(
-            [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-s", "reload"],
-            check=True,
-            capture_output=True,
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self) -> str:
-        parts = [p.read_text(errors="replace") for p in (self.prefix / "logs").glob("*.log")]
-        return "\n".join(parts)
-
-
-def cleanup_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from chat_testkit.client import Resilient, create_room, eventually
+from chat_testkit.nginx import Nginx
 from fault_client import register
 from fault_oracle import check_oracle
-from fault_stack import ORIGIN, PAIR_ENV, Api, Gateway, GatewayLauncher, Nginx
+from fault_stack import ORIGIN, PAIR_ENV, Api, Gateway, GatewayLauncher
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 TOKEN_LIFETIME_CAP = 840  # the API's access-token TTL is at most 900 s

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 from chat_testkit.client import Client, rest
+from chat_testkit.nginx import Nginx
 from fault_client import SECRETS, register
-from fault_stack import ORIGIN, Api, Gateway, Nginx
+from fault_stack import ORIGIN, Api, Gateway
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 

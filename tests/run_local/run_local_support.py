@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from chat_testkit.ports import free_port_base
+from chat_testkit.process import pid_alive
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
@@ -63,14 +64,6 @@ def descendants(pid: int) -> set[int]:
                     found.add(kid)
                     todo.append(kid)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @dataclass
@@ -131,7 +124,7 @@ def stop_and_check(stack: Stack, sig: int = signal.SIGINT) -> None:
         raise
     assert code == 0, stack.output()[-4000:]
     assert "run_local: stopped" in stack.output()
-    survivors = {pid for pid in children if alive(pid)}
+    survivors = {pid for pid in children if pid_alive(pid)}
     assert not survivors, f"still running after exit: {survivors}"
 
 

@@ -40,18 +40,27 @@ def register(api_url: str, prefix: str = "u", *, password: str | None = None) ->
     with httpx.Client(base_url=api_url, timeout=15) as http:
         r = http.post("/api/register", json={"username": name, "password": password})
         assert r.status_code == 201, r.text
-        r = http.post("/api/login", json={"username": name, "password": password})
-        assert r.status_code == 200, r.text
-        body = r.json()
-    return User(body["user"]["id"], name, password, body["access_token"], body["refresh_token"])
+        return login(http, name, password)
 
 
-def rest(api_url: str, method: str, path: str, user: User, **kw: Any) -> httpx.Response:
-    """`method /api{path}` as `user` (bearer token)."""
-    with httpx.Client(base_url=api_url, timeout=15) as http:
-        return http.request(
-            method, "/api" + path, headers={"Authorization": f"Bearer {user.token}"}, **kw
-        )
+def login(http: httpx.Client, username: str, password: str) -> User:
+    """Fresh tokens for an existing user, through `http` (base URL the API's or the
+    ingress's; the e2e suite's verifies nginx's certificate)."""
+    r = http.post("/api/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    tokens = body["access_token"], body["refresh_token"]
+    return User(int(body["user"]["id"]), username, password, *tokens)
+
+
+def rest(api: str | httpx.Client, method: str, path: str, user: User, **kw: Any) -> httpx.Response:
+    """`method /api{path}` as `user` (bearer token); `api` is a base URL, or a client to send
+    it through (the e2e suite's goes through nginx and verifies its certificate)."""
+    headers = {"Authorization": f"Bearer {user.token}"}
+    if isinstance(api, httpx.Client):
+        return api.request(method, "/api" + path, headers=headers, **kw)
+    with httpx.Client(base_url=api, timeout=15) as http:
+        return http.request(method, "/api" + path, headers=headers, **kw)
 
 
 def create_room(

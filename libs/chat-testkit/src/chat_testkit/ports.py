@@ -15,6 +15,7 @@ import fcntl
 import os
 import random
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -85,9 +86,20 @@ def free_port() -> int:
     return free_port_base(1)
 
 
-def wait_port(port: int, *, timeout: float = 20.0, host: str = "127.0.0.1") -> None:
+def wait_port(
+    port: int,
+    *,
+    timeout: float = 20.0,
+    host: str = "127.0.0.1",
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Until `host:port` accepts a connection; with `proc`, fail as soon as it exits (the
+    server that was to listen there died: waiting out the timeout would only hide why)."""
     deadline = time.monotonic() + timeout
     while True:
+        if proc is not None and proc.poll() is not None:
+            code = proc.returncode
+            raise RuntimeError(f"process exited with {code} before {host}:{port} listened")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return

@@ -15,6 +15,15 @@ from pathlib import Path
 import httpx
 
 
+def pid_alive(pid: int) -> bool:
+    """The process runs: it exists and is not a zombie waiting for its parent."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def wait_http_ok(
     url: str,
     *,

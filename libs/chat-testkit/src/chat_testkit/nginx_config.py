@@ -1,7 +1,8 @@
-"""Render deploy/nginx/chat.conf.template into a runnable nginx.conf.
+"""Render deploy/nginx/chat.conf.template (the chart Ingress's stand-in) into a runnable
+nginx.conf; `chat_testkit.nginx.Nginx` runs it.
 
-    from deploy.nginx.render import render
-    conf = render(TEMPLATE, LISTEN_PORT=8081, FRONTEND_UPSTREAM="127.0.0.1:8080",
+    from chat_testkit.nginx_config import render
+    conf = render(LISTEN_PORT=8081, FRONTEND_UPSTREAM="127.0.0.1:8080",
                   API_UPSTREAM="127.0.0.1:8000",
                   GATEWAY_UPSTREAMS=["127.0.0.1:8765", "127.0.0.1:8766"])
 
@@ -17,7 +18,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-TEMPLATE = Path(__file__).with_name("chat.conf.template")
+# The template stays in deploy/nginx, where the chart's README points; this package is
+# installed editable from the workspace (libs/chat-testkit/src/chat_testkit/ -> root).
+TEMPLATE = Path(__file__).resolve().parents[4] / "deploy" / "nginx" / "chat.conf.template"
 
 # Optional placeholders; paths are relative to nginx's -p prefix directory.
 DEFAULTS: dict[str, object] = {
@@ -79,12 +82,7 @@ def _tls(values: dict[str, object]) -> dict[str, str]:
     return {"LISTEN_TLS": " ssl http2", "TLS_SETTINGS": TLS_BLOCK.format(cert=cert, key=key)}
 
 
-def placeholders(template_path: Path | str = TEMPLATE) -> set[str]:
-    """Every ${NAME} the template uses."""
-    return set(_PLACEHOLDER.findall(Path(template_path).read_text()))
-
-
-def render(template_path: Path | str = TEMPLATE, **values: object) -> str:
+def render(template_path: Path | str = TEMPLATE, /, **values: object) -> str:
     """Return the template with every ${NAME} substituted; raise on unknown or missing names."""
     text = Path(template_path).read_text()
     needed = set(_PLACEHOLDER.findall(text))
