@@ -299,12 +299,12 @@ async def test_the_upgraded_database_works_through_the_api(
 # 0002 adds these NOT NULL columns to tables that hold rows, with a server default (SQLite
 # cannot add a NOT NULL column without one), and keeps the default; the ORM declares none
 # because every writer sets the value itself. 0 and "" are what a new row starts at, so
-# the difference changes no behaviour of the API (see the report on messages.version).
+# the difference changes no behaviour of the API. messages.version loses its default in
+# 0002 itself: a message stored at version 0 would be in no replay.
 BACKFILL_DEFAULTS = {
     ("users", "last_event_seq"),
     ("rooms", "topic"),
     ("rooms", "last_event_seq"),
-    ("messages", "version"),
 }
 
 

@@ -113,48 +113,52 @@ async def test_reconnect_storm_1000_sockets(api: Api, pair: list[Gateway]) -> No
         for i in range(SOCKETS)
     ]
     resuming = socks[:RESUMING]
-    v_start = api.validate_calls()
-    for s in socks:
-        s.task = asyncio.create_task(s.run())
-        await asyncio.sleep(0.005)  # open 1,000 sockets over ~5 s, not in one instant
+    # Stopped whatever happens: 1,000 sockets left reconnecting would load the API and
+    # fail the tests after this one.
     try:
-        await eventually(lambda: all(s.ready for s in socks), 120, "1,000 sockets resumed")
-    except AssertionError:
-        print(
-            "ready",
-            sum(s.ready for s in socks),
-            "open",
-            sum(s.ws is not None for s in socks),
-            "connects",
-            sum(s.connects for s in socks),
-            "errors",
-            [e for s in socks for e in s.errors][:20],
-        )
-        raise
-    v_connected = api.validate_calls()
-    for i in range(3):
-        await asyncio.to_thread(_post, api, members[0], room, f"before {i}")
-    await eventually(lambda: all(len(s.seen) == 3 for s in resuming), 60, "live fan-out")
+        v_start = api.validate_calls()
+        for s in socks:
+            s.task = asyncio.create_task(s.run())
+            await asyncio.sleep(0.005)  # open 1,000 sockets over ~5 s, not in one instant
+        try:
+            await eventually(lambda: all(s.ready for s in socks), 120, "1,000 sockets resumed")
+        except AssertionError:
+            print(
+                "ready",
+                sum(s.ready for s in socks),
+                "open",
+                sum(s.ws is not None for s in socks),
+                "connects",
+                sum(s.connects for s in socks),
+                "errors",
+                [e for s in socks for e in s.errors][:20],
+            )
+            raise
+        v_connected = api.validate_calls()
+        for i in range(3):
+            await asyncio.to_thread(_post, api, members[0], room, f"before {i}")
+        await eventually(lambda: all(len(s.seen) == 3 for s in resuming), 60, "live fan-out")
 
-    started = time.monotonic()
-    pair[0].proc.kill()  # one replica dies...
-    for s in socks:
-        s.drop()  # ...and every socket on both replicas is cut at the same moment
-    restart = asyncio.create_task(asyncio.to_thread(pair[0].restart))
-    for i in range(5):
-        await asyncio.to_thread(_post, api, members[1], room, f"during {i}")
-    await restart
-    await eventually(lambda: all(s.ready for s in socks), 120, "all 1,000 resumed again")
-    storm_seconds = time.monotonic() - started
-    stored = [m["seq"] for m in stored_messages(api.url, members[0], room)]
-    await eventually(lambda: all(len(s.seen) == len(stored) for s in resuming), 60, "caught up")
-    v_end = api.validate_calls()
-    for s in socks:
-        s.stopping = True
-        for t in [s.task, *s.retries]:
-            if t is not None:
-                t.cancel()
-    await asyncio.gather(*(s.task for s in socks if s.task), return_exceptions=True)
+        started = time.monotonic()
+        pair[0].proc.kill()  # one replica dies...
+        for s in socks:
+            s.drop()  # ...and every socket on both replicas is cut at the same moment
+        restart = asyncio.create_task(asyncio.to_thread(pair[0].restart))
+        for i in range(5):
+            await asyncio.to_thread(_post, api, members[1], room, f"during {i}")
+        await restart
+        await eventually(lambda: all(s.ready for s in socks), 120, "all 1,000 resumed again")
+        storm_seconds = time.monotonic() - started
+        stored = [m["seq"] for m in stored_messages(api.url, members[0], room)]
+        await eventually(lambda: all(len(s.seen) == len(stored) for s in resuming), 60, "caught up")
+        v_end = api.validate_calls()
+    finally:
+        for s in socks:
+            s.stopping = True
+            for t in [s.task, *s.retries]:
+                if t is not None:
+                    t.cancel()
+        await asyncio.gather(*(s.task for s in socks if s.task), return_exceptions=True)
 
     storm_calls = v_end - v_connected
     rep = Report(scenario="8 reconnect storm", stored=len(stored), sent=8, acked=8)

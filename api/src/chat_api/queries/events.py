@@ -3,8 +3,9 @@
 A room's stream is two tables: each message row is its own latest event (`version`), and
 room_events holds the rest. Merged by event seq, a page hands out each changed message
 once in its current state; an older version of it was superseded, so the seq it had is
-simply skipped. `head` is read in the same transaction, so a page with `has_more` false
-brings the client to the state as of `head`.
+simply skipped. `head` is read first: a page with `has_more` false brings the client at
+least to the state as of `head` (it may also hold later events, which a live copy or the
+next replay only repeats, and clients apply events idempotently).
 """
 
 from __future__ import annotations

@@ -141,8 +141,9 @@ class RoomRefData(_Data):
 
 
 class ReadData(_Data):
-    """read.moved: the user's marker in a room moved (another device, or their own send);
-    `unread` is the server's count after the move."""
+    """read.moved: the user's marker in a room moved (PUT read, from any of their devices);
+    `unread` is the server's count after the move. A send moves the sender's own marker
+    without this event: their other devices see the message itself."""
 
     room_id: int
     last_read_seq: int

@@ -32,6 +32,10 @@ def upgrade() -> None:
     # current state at its creation seq, which is what a replay hands out anyway.
     op.execute("UPDATE messages SET version = seq")
     op.execute("UPDATE rooms SET last_event_seq = last_seq")
+    # No default for version from here on: a writer that forgot it would store 0, and a
+    # message at version 0 is in no replay. (The other defaults are what new rows start at.)
+    with op.batch_alter_table("messages") as batch:
+        batch.alter_column("version", server_default=None)
     op.create_index("ix_messages_room_version", "messages", ["room_id", "version"])
     for table, owner in (("room_events", "rooms"), ("user_events", "users")):
         key = "room_id" if owner == "rooms" else "user_id"
