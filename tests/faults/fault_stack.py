@@ -4,7 +4,6 @@ replicas, and Prometheus-text scraping. nginx in front of them is chat_testkit.n
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,18 +12,17 @@ import httpx
 from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
 from chat_testkit.services import (
     FAST_GATEWAY_TIMINGS,
+    Replica,
     api_env,
     api_process,
-    gateway_env,
-    gateway_process,
     migrate_api,
+    start_replicas,
 )
 
 JWT_SECRET = "fault-suite-secret-0123456789abcdef-0123456789"
 ORIGIN = "http://chat.faults.test"
 # nginx's "/" upstream: the discard port, where nothing listens (the suite loads no page).
 NO_FRONTEND = "127.0.0.1:9"
-_names = itertools.count(1)
 
 # The shared pair: settings chosen so the non-destructive scenarios can all use it.
 PAIR_ENV = {
@@ -120,21 +118,7 @@ class Api:
 
 
 @dataclass
-class Gateway:
-    proc: ServiceProcess
-    port: int
-    ops_port: int
-    replica: str
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def ops(self) -> str:
-        return f"http://127.0.0.1:{self.ops_port}"
-
+class Gateway(Replica):
     def rss_kib(self) -> int:
         """Resident set size from /proc (the gateway's memory, not the test's)."""
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -152,7 +136,7 @@ class Gateway:
 
 
 class GatewayLauncher:
-    """Starts gateway replicas as separate processes (started together, then awaited)."""
+    """Gateway replicas of the fault suite: fast timings and a generous rate limit."""
 
     def __init__(self, api: Api, log_dir: Path, label: str) -> None:
         self.api = api
@@ -161,26 +145,21 @@ class GatewayLauncher:
         self.started: list[Gateway] = []
 
     def __call__(self, count: int = 2, **env: str) -> list[Gateway]:
-        batch: list[Gateway] = []
-        for _ in range(count):
-            port, ops_port = free_port(), free_port()
-            replica = f"fgw{next(_names)}"
-            full_env = gateway_env(
-                port=port,
-                ops_port=ops_port,
-                replica=replica,
+        batch = [
+            Gateway(r.proc, r.port, r.ops_port, r.replica, r.env)
+            for r in start_replicas(
+                count,
+                log_dir=self.log_dir,
+                label=self.label,
                 api_url=self.api.url,
                 api_internal_url=self.api.internal_url,
                 redis_url=self.api.redis.url,
                 allowed_origins=ORIGIN,
+                timeout=60,
                 **{**FAST_GATEWAY_TIMINGS, "RATE_PER_SECOND": "200", "RATE_BURST": "400", **env},
             )
-            proc = gateway_process(full_env, self.log_dir, name=f"{self.label}-{replica}")
-            proc.start()
-            batch.append(Gateway(proc, port, ops_port, replica, full_env))
+        ]
         self.started.extend(batch)
-        for gw in batch:
-            wait_http_ok(gw.ops + "/healthz", timeout=60, proc=gw.proc.proc)
         return batch
 
     def kill_all(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -12,14 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port, wait_http_ok
+from chat_testkit import PostgresServer, RedisServer, ServiceProcess, free_port
 from chat_testkit.services import (
     FAST_GATEWAY_TIMINGS,
+    Replica,
     api_env,
-    gateway_env,
-    gateway_process,
     http_url,
     start_api,
+    start_replicas,
 )
 
 # Helpers live next to the tests; importlib mode does not put this folder on sys.path.
@@ -27,23 +26,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 JWT_SECRET = "test-secret-for-the-gateway-suite-0123456789abcdef"
 ORIGIN = "http://chat.test"
-_names = itertools.count(1)
 
 
-@dataclass
-class Gateway:
-    proc: ServiceProcess
-    port: int
-    ops_port: int
-    replica: str
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def ops(self) -> str:
-        return f"http://127.0.0.1:{self.ops_port}"
+Gateway = Replica
 
 
 @dataclass
@@ -68,7 +53,7 @@ def _log_dir(artifacts: Path) -> Path:
 
 
 class _Launcher:
-    """Starts gateway replicas as separate processes (started together, then awaited)."""
+    """Gateway replicas owned by a test or a module, killed at its end."""
 
     def __init__(self, artifacts: Path, label: str) -> None:
         self.log_dir = _log_dir(artifacts)
@@ -78,27 +63,17 @@ class _Launcher:
     def __call__(
         self, count: int = 1, *, api: Api | None = None, redis_url: str | None = None, **env: str
     ) -> list[Gateway]:
-        batch: list[Gateway] = []
-        for _ in range(count):
-            port, ops_port = free_port(), free_port()
-            replica = f"gw{next(_names)}"
-            redis = redis_url or (api.redis.url if api else None)
-            full_env = gateway_env(
-                port=port,
-                ops_port=ops_port,
-                replica=replica,
-                api_url=api.url if api else http_url(free_port()),
-                api_internal_url=api.internal_url if api else http_url(free_port()),
-                redis_url=redis,
-                allowed_origins=ORIGIN,
-                **{**FAST_GATEWAY_TIMINGS, **env},
-            )
-            proc = gateway_process(full_env, self.log_dir, name=f"{self.label[:60]}-{replica}")
-            proc.start()
-            batch.append(Gateway(proc, port, ops_port, replica))
+        batch = start_replicas(
+            count,
+            log_dir=self.log_dir,
+            label=self.label,
+            api_url=api.url if api else http_url(free_port()),
+            api_internal_url=api.internal_url if api else http_url(free_port()),
+            redis_url=redis_url or (api.redis.url if api else None),
+            allowed_origins=ORIGIN,
+            **{**FAST_GATEWAY_TIMINGS, **env},
+        )
         self.started.extend(batch)
-        for gw in batch:
-            wait_http_ok(gw.ops + "/healthz", timeout=90, proc=gw.proc.proc)
         return batch
 
     def kill_all(self) -> None:

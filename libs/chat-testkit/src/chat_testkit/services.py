@@ -7,12 +7,15 @@ choices (secrets, origins, timings, limits) are passed as keyword overrides.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from chat_testkit.ports import free_port
 from chat_testkit.process import ServiceProcess, wait_http_ok
 
 LOOPBACK = "127.0.0.1"
@@ -185,3 +188,61 @@ def frontend_process(
         health_url=f"{http_url(int(env['FRONTEND_OPS_PORT']))}{health}",
         cwd=cwd,
     )
+
+
+@dataclass
+class Replica:
+    """A running gateway replica: its process, ports and the environment it was given."""
+
+    proc: ServiceProcess
+    port: int
+    ops_port: int
+    replica: str
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def ops(self) -> str:
+        return http_url(self.ops_port)
+
+
+_replica_ids = itertools.count(1)
+
+
+def start_replicas(
+    count: int,
+    *,
+    log_dir: Path,
+    label: str,
+    api_url: str,
+    api_internal_url: str,
+    redis_url: str | None,
+    allowed_origins: str,
+    timeout: float = 90,
+    **extra: str,
+) -> list[Replica]:
+    """Gateway replicas as separate processes: all started first (start-up is the slow
+    part), then each awaited on /healthz."""
+    batch: list[Replica] = []
+    for _ in range(count):
+        port, ops_port = free_port(), free_port()
+        replica = f"gw{next(_replica_ids)}"
+        env = gateway_env(
+            port=port,
+            ops_port=ops_port,
+            replica=replica,
+            api_url=api_url,
+            api_internal_url=api_internal_url,
+            redis_url=redis_url,
+            allowed_origins=allowed_origins,
+            **extra,
+        )
+        proc = gateway_process(env, log_dir, name=f"{label[:60]}-{replica}")
+        proc.start()
+        batch.append(Replica(proc, port, ops_port, replica, env))
+    for gw in batch:
+        wait_http_ok(gw.ops + "/healthz", timeout=timeout, proc=gw.proc.proc)
+    return batch
