@@ -5,6 +5,8 @@
 // and flushed, not cancelled, when the user switches rooms, hides or closes the tab. A marker
 // that could not be sent (offline, API down) stays pending and goes out on the next flush:
 // after a reconnect, when the network returns, or with the next marker.
+import { countIsStale } from "../selectors.js";
+
 const SEND_EVERY_MS = 1_000;
 
 export class ReadMarkers {
@@ -17,6 +19,13 @@ export class ReadMarkers {
     this.lastSent = new Map(); // roomId -> ms epoch of the last PUT
     this.timers = new Map(); // roomId -> trailing flush timer
     this.again = new Set(); // roomIds flushed while their PUT was on the wire: send once it ends
+  }
+
+  /** The open room's messages are on screen (its history loaded, the tab visible): read. */
+  showActive() {
+    const rs = this.store.room(this.store.activeRoomId);
+    if (!rs || !rs.loaded || document.visibilityState !== "visible") return;
+    this.shown(rs.room.id, rs.latestSeq);
   }
 
   /** The room is on screen with every message up to `seq`: read locally now, tell the server. */
@@ -77,6 +86,6 @@ export class ReadMarkers {
    * again instead of guessing (rare: history not loaded up to the room's head).
    */
   recountIfStale(id) {
-    if (this.store.countIsStale(id)) this.api.room(id).then((room) => this.store.upsertRoom(room), () => {});
+    if (countIsStale(this.store, id)) this.api.room(id).then((room) => this.store.upsertRoom(room), () => {});
   }
 }

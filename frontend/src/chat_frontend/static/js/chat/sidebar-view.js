@@ -1,5 +1,6 @@
 // Left column: my rooms and DMs with unread badges, the public room browser, user search.
 import { LIMITS } from "../protocol.js";
+import { unread as unreadCount } from "../selectors.js";
 import { el, errorText, plural, showMessage } from "../ui.js";
 
 export function roomLabel(store, rs) {
@@ -16,7 +17,7 @@ export class SidebarView {
     this.store = store;
     this.api = api;
     this.n = nodes; // {roomList, dmList, browser, publicList, createForm, createName, createKind, createError, searchForm, searchInput, searchResults}
-    this.actions = actions; // {open(roomId), joined(room), dm(userId)}
+    this.actions = actions; // {open(roomId), joined(room), leave(roomId), dm(userId), found(users)}
     this.searchTimer = null;
 
     this.n.createForm.addEventListener("submit", (ev) => this.createRoom(ev));
@@ -42,7 +43,7 @@ export class SidebarView {
 
   item(rs) {
     const active = this.store.activeRoomId === rs.room.id;
-    const unread = active ? 0 : this.store.unread(rs.room.id);
+    const unread = active ? 0 : unreadCount(this.store, rs.room.id);
     return el(
       "li",
       {},
@@ -146,7 +147,7 @@ export class SidebarView {
     if (!q) return this.n.searchResults.replaceChildren();
     try {
       const users = await this.api.searchUsers(q);
-      this.store.rememberUsers(users);
+      this.actions.found(users);
       const others = users.filter((u) => u.id !== this.store.me?.id);
       this.n.searchResults.replaceChildren(
         ...others.map((u) =>

@@ -1,20 +1,30 @@
 // Keeping each loaded room's history complete across reconnects: resume bookkeeping and
 // gap fills (socket `fetch` first, the API's `?after=` when the socket cannot help).
-import { api } from "../api.js";
-import { LIMITS } from "../protocol.js";
+import { CLIENT_FRAMES, LIMITS } from "../protocol.js";
+import { resumePoints } from "../selectors.js";
 
 const FETCH_TIMEOUT_MS = 8_000;
 
 export class GapFiller {
-  constructor({ store, socket }) {
+  constructor({ store, socket, api }) {
     this.store = store;
     this.socket = socket;
+    this.api = api; // {messages(roomId, opts)}
     this.fetches = new Map(); // roomId -> {before, timer, http}
     this.resuming = new Set(); // rooms sent in the last `resume` and not answered yet
   }
 
   startResume() {
-    this.resuming = new Set(Object.keys(this.store.resumePoints()).map(Number));
+    this.resuming = new Set(Object.keys(resumePoints(this.store)).map(Number));
+  }
+
+  isResuming(roomId) {
+    return this.resuming.has(roomId);
+  }
+
+  /** The gateway gave up replaying the room (reset): no `resumed` will come for it. */
+  cancelResume(roomId) {
+    this.resuming.delete(roomId);
   }
 
   /** The replay for a room ended; anything still missing up to last_seq is a gap. */
@@ -29,7 +39,7 @@ export class GapFiller {
     if (this.fetches.has(roomId)) return; // one fill at a time; later events re-check
     // A message seq is never above the room's event seq at that point, so fetching the
     // events after it replays a superset of the gap (the store keeps the newest versions).
-    const sent = this.socket.send({ type: "fetch", room_id: roomId, after_event_seq: gap.after });
+    const sent = this.socket.send({ type: CLIENT_FRAMES.FETCH, room_id: roomId, after_event_seq: gap.after });
     const entry = { before: gap.before, http: false, timer: null };
     entry.timer = setTimeout(() => this.httpFill(roomId, entry), sent ? FETCH_TIMEOUT_MS : 0);
     this.fetches.set(roomId, entry);
@@ -55,7 +65,7 @@ export class GapFiller {
     try {
       let after = rs ? rs.latestSeq : 0;
       for (let i = 0; i < 20; i += 1) {
-        const page = await api.messages(roomId, { after, limit: LIMITS.PAGE_MAX });
+        const page = await this.api.messages(roomId, { after, limit: LIMITS.PAGE_MAX });
         this.store.applyPage(roomId, page, "after");
         const msgs = page.messages || [];
         if (!page.has_more || !msgs.length || msgs[msgs.length - 1].seq >= entry.before - 1) break;
