@@ -17,8 +17,9 @@ window.__t = (async () => {
   const { frameTable } = await import('/static/js/chat/frame-router.js');
   const room = (id) => ({ id, name: 'r' + id, kind: 'public', last_seq: 0, unread: 0 });
   const msg = (seq, extra = {}) => ({
-    id: 100 + seq, room_id: 7, seq, sender_id: 2, content: 'm' + seq, client_msg_id: null,
-    created_at: '2024-05-01T10:00:00Z', edited_at: null, deleted: false, ...extra,
+    id: 100 + seq, room_id: 7, seq, version: seq, sender_id: 2, content: 'm' + seq,
+    client_msg_id: null, created_at: '2024-05-01T10:00:00Z', edited_at: null, deleted: false,
+    ...extra,
   });
   const fresh = () => {
     const s = new Store();
@@ -29,9 +30,11 @@ window.__t = (async () => {
   // Everything the store holds, as plain data: what "changed" means below.
   const snapshot = (s) => JSON.stringify({
     me: s.me, active: s.activeRoomId, connection: s.connection, notice: s.notice,
-    users: [...s.users], rooms: [...s.rooms].map(([id, rs]) => [id, {
+    users: [...s.users], userSeq: s.userSeq, generation: s.generation,
+    rooms: [...s.rooms].map(([id, rs]) => [id, {
       ...rs, messages: [...rs.messages], idToSeq: [...rs.idToSeq], pending: [...rs.pending],
-      members: [...rs.members], online: [...rs.online], typing: [...rs.typing] }]),
+      members: [...rs.members], online: [...rs.online], typing: [...rs.typing],
+      ahead: [...rs.ahead], memberLog: [...rs.memberLog] }]),
   });
   Object.assign(window, { Store, selectors, frameTable, room, msg, fresh, snapshot });
 })();
@@ -58,19 +61,27 @@ def js(chromium_browser, frontend) -> Iterator[Any]:
 CALLS = """[
   ['setMe', [{ id: 1, username: 'me2' }]],
   ['rememberUsers', [[{ id: 2, username: 'bob' }]]],
+  ['userUpdated', [{ id: 2, username: 'bob', display_name: 'Bob' }]],
   ['setRooms', [[room(7), room(8), room(9)]]],
   ['upsertRoom', [{ ...room(10) }]],
   ['removeRoom', [10]],
   ['setActiveRoom', [8]],
   ['roomHead', [7, 5]],
   ['setMembers', [7, [{ id: 2, username: 'bob' }]]],
+  ['memberEvent', [7, 1, { user: { id: 3, username: 'cy' }, actor_id: 3, member_count: 2 }, true]],
+  ['roomUpdated', [7, 2, { id: 7, name: 'renamed', topic: 'plans', actor_id: 2 }]],
   ['markRead', [7, 1]],
-  ['upsertMessage', [msg(1)]],
-  ['receive', [msg(2), { fresh: true }]],
-  ['gapFilled', [7, 4]],
-  ['applyPage', [7, { messages: [msg(5)], has_more: false }, 'newest']],
+  ['readMoved', [{ room_id: 7, last_read_seq: 2, unread: 1 }]],
+  ['followRoom', [7, 3]],
+  ['sawRoomEvent', [7, 4]],
+  ['followUser', [5]],
+  ['sawUserEvent', [6]],
+  ['upsertMessage', [msg(3)]],
+  ['applyPage', [7, { messages: [msg(4)], has_more: false }, 'newest']],
+  ['receive', [msg(6), { fresh: true }]],
+  ['gapFilled', [7]],
   ['setLoading', [7, true]],
-  ['resetRoom', [7]],
+  ['resetRoom', [7, 9]],
   ['addPending', [7, 'hi', 'c-1']],
   ['nack', ['c-1', 'refused']],
   ['markPending', ['c-1']],

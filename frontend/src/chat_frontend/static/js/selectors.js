@@ -8,27 +8,41 @@ export function displayName(store, userId) {
 }
 
 // ---- unread counts: the rule, in one place --------------------------------------------
-/** The server's unread count and the room head and marker it was computed at. */
-export function countBase(room) {
-  return Object.freeze({ unread: room.unread || 0, seq: room.last_seq || 0, read: room.last_read_seq || 0 });
+/**
+ * The server's unread count and where it was taken: the room head (`seq`) and marker
+ * (`read`) it counted from, and the room event seq (`eventSeq`) the page held then. A room
+ * snapshot (GET /api/rooms) says all of them; a `read.moved` event or the PUT answer says
+ * only the marker and the count, so the head is what the page knew when it applied them.
+ */
+export function countBase(room, eventSeq = room.event_seq) {
+  return Object.freeze({
+    unread: room.unread || 0,
+    seq: Math.max(room.last_seq || 0, room.last_read_seq || 0),
+    read: room.last_read_seq || 0,
+    eventSeq: eventSeq ?? null, // unknown: no deletion can be told to be after the count
+  });
 }
 
 /**
- * The badge: the server's count as of its snapshot (`base`), plus the messages we hold
- * that are newer than both that snapshot and our read marker, from others, not deleted.
- * Derived, never incremented: a replayed, fetched or resumed copy of a message we hold
- * is the same map entry, so it cannot be counted twice; nor can our own messages.
+ * The badge: the server's count as of its base, plus each message held that is newer than
+ * both the base and the marker, from someone else and not deleted, minus each message the
+ * server counted that was deleted since (its version is after the base). Derived, never
+ * incremented: a replayed, fetched or resumed copy of a message we hold is the same map
+ * entry, so it cannot count twice; nor can our own messages.
  */
 export function unread(store, roomId) {
   const rs = store.room(roomId);
   if (!rs) return 0;
+  const { base } = rs;
   const read = rs.room.last_read_seq || 0;
-  let count = read >= rs.base.seq ? 0 : rs.base.unread;
-  const after = Math.max(read, rs.base.seq);
+  let count = read >= base.seq ? 0 : base.unread;
+  const after = Math.max(read, base.seq);
   for (const [seq, m] of rs.messages) {
-    if (seq > after && !m.deleted && m.sender_id !== store.me?.id) count += 1;
+    if (m.sender_id === store.me?.id) continue;
+    if (seq > after && !m.deleted) count += 1;
+    else if (m.deleted && seq > read && seq <= base.seq && base.eventSeq !== null && (m.version || 0) > base.eventSeq) count -= 1;
   }
-  return count;
+  return Math.max(0, count);
 }
 
 /** Our marker sits inside the span the server's count covers: only the server can say. */
@@ -40,13 +54,20 @@ export function countIsStale(store, roomId) {
 }
 
 // ---- messages ------------------------------------------------------------------------------
-/** Should `incoming` replace `current` (same seq)? Deletions win; later edits win. */
+/** Should `incoming` replace `current` (same seq)? The higher `version` (the room event seq
+ * of the message's last change: an edit, a deletion) wins; an equal one is the same copy. */
 export function newerVersion(incoming, current) {
-  if (current.deleted) return false;
-  if (incoming.deleted) return true;
-  if (!incoming.edited_at) return false;
-  if (!current.edited_at) return true;
-  return Date.parse(incoming.edited_at) >= Date.parse(current.edited_at);
+  return (incoming.version || 0) > (current.version || 0);
+}
+
+/**
+ * Is a message we do not hold part of what the page keeps for the room? Of a loaded room,
+ * the window from its oldest loaded page up (an older one comes with its page on scroll-up);
+ * of a room never opened, what is newer than our marker (all that can count as unread).
+ */
+export function inWindow(rs, seq) {
+  if (rs.loaded) return !rs.hasMoreBefore || (rs.oldestSeq !== null && seq >= rs.oldestSeq);
+  return seq > (rs.room.last_read_seq || 0);
 }
 
 /** The highest seq reached from `from` over consecutive seqs held in `messages`. */
@@ -76,11 +97,26 @@ export function allPending(store) {
   return [...store.rooms.values()].flatMap((rs) => [...rs.pending.values()]);
 }
 
-/** {roomId: latestSeq} for rooms whose history we hold (socket resume). */
+/**
+ * What `resume` names after a reconnect: each followed room's event cursor (`rooms`) and the
+ * user stream's (`user_seq`, null before the first auth_ok).
+ */
 export function resumePoints(store) {
-  const out = {};
-  for (const [id, rs] of store.rooms) if (rs.loaded) out[String(id)] = rs.latestSeq;
-  return out;
+  const rooms = {};
+  for (const [id, rs] of store.rooms) if (rs.eventSeq !== null) rooms[String(id)] = rs.eventSeq;
+  return { rooms, user_seq: store.userSeq };
+}
+
+/** Events of the room stream seen beyond the cursor, with one missing in between. */
+export function hasGap(rs) {
+  return rs.ahead.size > 0;
+}
+
+/** The room's members as the page knows them now (their latest names). */
+export function members(store, roomId) {
+  const rs = store.room(roomId);
+  if (!rs) return [];
+  return [...rs.members.keys()].map((id) => store.users.get(id) || rs.members.get(id));
 }
 
 export function draft(store, roomId) {

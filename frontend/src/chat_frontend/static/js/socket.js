@@ -1,5 +1,6 @@
 // The gateway connection: auth as the first frame (never a token in the URL),
-// reconnect with exponential backoff + full jitter, resume per room, gap fill.
+// reconnect with exponential backoff + full jitter, then `resume` from the page's event
+// cursors (each room's and the user stream's) and `join` for rooms it does not follow yet.
 import { resolveWsUrl } from "./config.js";
 import { CLIENT_FRAMES, CLOSE_CODES, PROTOCOL_VERSION, SERVER_FRAMES } from "./protocol.js";
 
@@ -16,7 +17,8 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 /**
- * Events dispatched: "state" {state, detail}, "ready" (authenticated; joins sent),
+ * Events dispatched: "state" {state, detail}, "ready" {auth_ok frame} (authenticated;
+ * joins and resume sent),
  * "frame" {frame} for every server frame after auth, "loggedout".
  * States: connecting, open, reconnecting, offline, closed. "offline" follows the browser's
  * network events, which say nothing about the socket: when the network returns, an open
@@ -30,7 +32,7 @@ export class ChatSocket extends EventTarget {
     this.getToken = getToken;
     this.tokenValidFor = tokenValidFor;
     this.refresh = refresh;
-    this.resumePoints = resumePoints; // () => {roomId: lastSeq}
+    this.resumePoints = resumePoints; // () => {rooms: {roomId: eventSeq}, user_seq}
     this.ws = null;
     this.authed = false;
     this.stopped = true;
@@ -164,7 +166,7 @@ export class ChatSocket extends EventTarget {
         clearTimeout(this.authTimer);
         this.authed = true;
         this.attempt = 0;
-        if (first) this.afterAuth();
+        if (first) this.afterAuth(frame);
         return;
       }
       case SERVER_FRAMES.REAUTH_REQUIRED:
@@ -175,12 +177,23 @@ export class ChatSocket extends EventTarget {
     }
   }
 
-  afterAuth() {
+  /**
+   * Rooms the page holds up to a cursor are resumed from it (their missed events replayed),
+   * the others joined; the user stream resumes from its cursor too (none on the first
+   * connection: auth_ok's user_seq is where it starts).
+   */
+  afterAuth(authOk) {
     this.setState("open");
-    for (const id of this.rooms) this.sendRaw({ type: CLIENT_FRAMES.JOIN, room_id: id });
-    const points = this.resumePoints();
-    if (Object.keys(points).length) this.sendRaw({ type: CLIENT_FRAMES.RESUME, rooms: points });
-    this.dispatchEvent(new Event("ready"));
+    const { rooms: cursors, user_seq: userSeq } = this.resumePoints();
+    const rooms = {};
+    for (const id of this.rooms) {
+      if (String(id) in cursors) rooms[String(id)] = cursors[String(id)];
+      else this.sendRaw({ type: CLIENT_FRAMES.JOIN, room_id: id });
+    }
+    const resume = { type: CLIENT_FRAMES.RESUME, rooms };
+    if (userSeq !== null && userSeq !== undefined) resume.user_seq = userSeq;
+    if (Object.keys(rooms).length || "user_seq" in resume) this.sendRaw(resume);
+    this.dispatchEvent(new CustomEvent("ready", { detail: authOk }));
   }
 
   async reauth() {

@@ -6,9 +6,16 @@
 // throws instead of changing what no view was told about.
 //
 // Every incoming copy of a message (history page, live event, ack, replay) funnels through
-// #put, so duplicates collapse by seq/id/client_msg_id.
+// #put, so duplicates collapse by seq/id/client_msg_id and the higher `version` wins.
+//
+// Protocol 2 (docs/contract.md, "Event streams"): each room's events come with a gap-free
+// `event_seq`, the user's own with a `user_seq`. The store keeps both cursors (how far the
+// page holds each stream) and applies every event idempotently: a room's name, topic and
+// member count carry the event seq they are as of, a member the event seq of their last
+// change, a message its version. A REST answer read before an event the page already
+// applied must not undo it: what events changed since a request began (`generation`) wins.
 
-import { contiguousTop, countBase, findPending, newerVersion } from "./selectors.js";
+import { contiguousTop, countBase, findPending, inWindow, newerVersion } from "./selectors.js";
 
 const TYPING_TTL_MS = 5_000;
 
@@ -16,6 +23,12 @@ class RoomState {
   constructor(room) {
     this.room = Object.freeze({ unread: 0, last_seq: 0, last_read_seq: 0, ...room });
     this.base = countBase(this.room);
+    // The room stream: the cursor (events up to it are held; null: not followed yet), the
+    // event seqs seen beyond it, and the event seq that name/topic and member_count are as of.
+    this.eventSeq = null;
+    this.ahead = new Set();
+    this.infoSeq = this.room.event_seq || 0;
+    this.countSeq = this.room.event_seq || 0;
     this.messages = new Map(); // seq -> Message
     this.idToSeq = new Map(); // message id -> seq
     this.pending = new Map(); // client_msg_id -> {client_msg_id, content, status, error, created_at}
@@ -25,6 +38,8 @@ class RoomState {
     this.oldestSeq = null; // lowest seq loaded (for ?before=)
     this.hasMoreBefore = true;
     this.members = new Map(); // user id -> User
+    this.membersLoaded = false; // the member list was read (else only the count is known)
+    this.memberLog = new Map(); // user id -> {seq, gen, present, user}: their last member event
     this.online = new Set(); // user ids
     this.typing = new Map(); // user id -> expiry (ms epoch)
     this.draft = ""; // the composer's text for this room
@@ -38,6 +53,13 @@ export class Store extends EventTarget {
   #activeRoomId = null;
   #connection = Object.freeze({ state: "connecting", detail: "" });
   #notice = null; // an error to show until the connection state next changes
+  #userSeq = null; // the user stream's cursor (null until the first auth_ok)
+  #userAhead = new Set(); // user event seqs seen beyond it
+  // Counts changes learnt from events or our own actions; a REST answer requested at
+  // generation g does not undo what changed after g.
+  #generation = 0;
+  #membership = new Map(); // room id -> {gen, present}: the last change of our membership
+  #renamed = new Map(); // user id -> generation of their last user.updated
 
   get me() { return this.#me; }
   get rooms() { return this.#rooms; }
@@ -45,6 +67,8 @@ export class Store extends EventTarget {
   get activeRoomId() { return this.#activeRoomId; }
   get connection() { return this.#connection; }
   get notice() { return this.#notice; }
+  get userSeq() { return this.#userSeq; }
+  get generation() { return this.#generation; }
 
   #emit(kind, roomId = null) {
     this.dispatchEvent(new CustomEvent("change", { detail: { kind, roomId } }));
@@ -60,28 +84,55 @@ export class Store extends EventTarget {
     this.rememberUsers([user]);
   }
 
-  rememberUsers(users) {
-    for (const u of users) this.#users.set(u.id, Object.freeze({ ...u }));
+  /** Profiles read over REST (requested at generation `asOf`): a newer rename stays. */
+  rememberUsers(users, { asOf = null } = {}) {
+    for (const u of users) this.#putUser(u, asOf);
     this.#emit("users");
   }
 
+  /** user.updated: the user's name as it is now, wherever it is shown. */
+  userUpdated(user) {
+    this.#renamed.set(user.id, ++this.#generation);
+    this.#putUser(user, null);
+    this.#emit("users");
+  }
+
+  #putUser(u, asOf) {
+    const old = this.#users.get(u.id);
+    if (old && asOf !== null && (this.#renamed.get(u.id) || 0) > asOf) return;
+    this.#users.set(u.id, Object.freeze({ ...old, ...u }));
+    if (u.id === this.#me?.id) this.#me = Object.freeze({ ...this.#me, ...u });
+  }
+
   // ---- rooms ----------------------------------------------------------------------
-  setRooms(list) {
+  /**
+   * My rooms as GET /api/rooms listed them, requested at generation `asOf`: a room we were
+   * added to or removed from since (an event, or our own join/leave) keeps what we know.
+   */
+  setRooms(list, { asOf = null } = {}) {
+    const since = (id) => {
+      const m = this.#membership.get(id);
+      return m && asOf !== null && m.gen > asOf ? m : null;
+    };
     const seen = new Set();
     for (const room of list) {
       seen.add(room.id);
-      this.#putRoom(room);
+      if (since(room.id)?.present !== false) this.#putRoom(room);
     }
-    for (const id of [...this.#rooms.keys()]) if (!seen.has(id)) this.#dropRoom(id);
+    for (const id of [...this.#rooms.keys()]) if (!seen.has(id) && !since(id)?.present) this.#dropRoom(id);
     this.#emit("rooms");
   }
 
+  /** A room we are in (joined, created, opened, or room.added on our stream). */
   upsertRoom(room) {
+    this.#membership.set(room.id, { gen: ++this.#generation, present: true });
     this.#putRoom(room);
     this.#emit("rooms", room.id);
   }
 
+  /** A room we are no longer in (left here, room.removed, or our own member.left/removed). */
   removeRoom(id) {
+    this.#membership.set(Number(id), { gen: ++this.#generation, present: false });
     this.#dropRoom(Number(id));
     this.#emit("rooms", Number(id));
   }
@@ -89,15 +140,53 @@ export class Store extends EventTarget {
   #putRoom(room) {
     const existing = this.#rooms.get(room.id);
     if (!existing) return void this.#rooms.set(room.id, new RoomState(room));
-    // A snapshot may be older than what we hold: seqs and markers only move forward.
+    // A snapshot may be older than what we hold: seqs and markers only move forward, and
+    // name/topic/member_count only give way to what is as of a later room event.
     const forward = (key) => Math.max(existing.room[key] || 0, room[key] || 0);
-    patch(existing, { ...room, last_seq: forward("last_seq"), last_read_seq: forward("last_read_seq") });
+    const change = { ...room, last_seq: forward("last_seq"), last_read_seq: forward("last_read_seq"), event_seq: forward("event_seq") };
+    const at = room.event_seq || 0;
+    if (at < existing.infoSeq) Object.assign(change, { name: existing.room.name, topic: existing.room.topic });
+    else existing.infoSeq = at;
+    if (at < existing.countSeq || room.member_count === undefined) change.member_count = existing.room.member_count;
+    else existing.countSeq = at;
+    patch(existing, change);
     if (room.unread !== undefined) existing.base = countBase(room);
   }
 
   #dropRoom(id) {
     this.#rooms.delete(id);
     if (this.#activeRoomId === id) this.setActiveRoom(null);
+  }
+
+  /** room.updated: the new name and topic, unless we hold a later state already. */
+  roomUpdated(roomId, eventSeq, data) {
+    const rs = this.room(roomId);
+    if (!rs || eventSeq <= rs.infoSeq) return;
+    rs.infoSeq = eventSeq;
+    patch(rs, { name: data.name, topic: data.topic ?? "" });
+    this.#emit("rooms", rs.room.id);
+  }
+
+  /**
+   * member.joined|invited (present) or member.left|removed: the count after it, and the
+   * member list when it is loaded. Each is applied once per member and in event order: an
+   * older event arriving late (a gap fill) changes nothing it has been overtaken on.
+   */
+  memberEvent(roomId, eventSeq, data, present) {
+    const rs = this.room(roomId);
+    if (!rs) return;
+    if (typeof data.member_count === "number" && eventSeq > rs.countSeq) {
+      rs.countSeq = eventSeq;
+      patch(rs, { member_count: data.member_count });
+    }
+    const user = data.user;
+    if (user && eventSeq > (rs.memberLog.get(user.id)?.seq || 0)) {
+      if (!this.#users.has(user.id)) this.#users.set(user.id, Object.freeze({ ...user }));
+      rs.memberLog.set(user.id, Object.freeze({ seq: eventSeq, gen: ++this.#generation, present }));
+      if (rs.membersLoaded) setMember(rs, user.id, present ? this.#users.get(user.id) : null);
+    }
+    this.#emit("rooms", rs.room.id);
+    this.#emit("members", rs.room.id);
   }
 
   /** The room on screen (null: none). */
@@ -116,11 +205,17 @@ export class Store extends EventTarget {
     this.#emit("rooms", rs.room.id);
   }
 
-  setMembers(roomId, users) {
+  /** GET /api/rooms/{id}/members, requested at generation `asOf`: member events learnt
+   * since are applied over it. */
+  setMembers(roomId, users, { asOf = null } = {}) {
     const rs = this.room(roomId);
     if (!rs) return;
-    for (const u of users) this.#users.set(u.id, Object.freeze({ ...u }));
+    for (const u of users) this.#putUser(u, asOf);
     rs.members = new Map(users.map((u) => [u.id, this.#users.get(u.id)]));
+    rs.membersLoaded = true;
+    for (const [id, entry] of rs.memberLog) {
+      if (asOf === null || entry.gen > asOf) setMember(rs, id, entry.present ? this.#users.get(id) : null);
+    }
     this.#emit("users");
     this.#emit("members", rs.room.id);
   }
@@ -133,51 +228,108 @@ export class Store extends EventTarget {
     this.#emit("rooms", rs.room.id);
   }
 
-  // ---- messages -----------------------------------------------------------------------
   /**
-   * Store one message. Returns {gap: {after, before}} when it reveals missing seqs.
-   * `live` = it came as a real-time event (a seq beyond what we hold is then a gap).
+   * read.moved, or the PUT answer: the server's marker and its unread count from there. A
+   * marker behind ours (this tab has shown more since) says nothing new.
    */
-  upsertMessage(msg, { live = false } = {}) {
-    const out = this.#put(msg, live);
+  readMoved({ room_id: roomId, last_read_seq: read, unread }) {
+    const rs = this.room(roomId);
+    if (!rs || read < (rs.room.last_read_seq || 0)) return;
+    patch(rs, { last_read_seq: read, unread });
+    rs.base = countBase(rs.room, rs.eventSeq ?? rs.room.event_seq);
+    this.#emit("rooms", rs.room.id);
+  }
+
+  // ---- event streams ----------------------------------------------------------------------
+  /**
+   * The page holds the room as of `eventSeq` (joined, resumed, fetched, a REST page's head):
+   * the cursor moves there (forward only) and over every seq seen beyond it.
+   */
+  followRoom(roomId, eventSeq) {
+    const rs = this.room(roomId);
+    if (!rs) return;
+    rs.eventSeq = Math.max(rs.eventSeq ?? 0, eventSeq);
+    for (const seq of rs.ahead) if (seq <= rs.eventSeq) rs.ahead.delete(seq);
+    advanceCursor(rs);
+    this.#emit("stream", rs.room.id);
+  }
+
+  /** A room event (already applied) was seen: the cursor follows it when it is the next. */
+  sawRoomEvent(roomId, eventSeq) {
+    const rs = this.room(roomId);
+    if (!rs || rs.eventSeq === null || eventSeq <= rs.eventSeq) return;
+    rs.ahead.add(eventSeq);
+    advanceCursor(rs);
+    this.#emit("stream", rs.room.id);
+  }
+
+  /** The user stream is held as of `userSeq` (the first auth_ok, user_resumed). */
+  followUser(userSeq) {
+    this.#userSeq = Math.max(this.#userSeq ?? 0, userSeq);
+    for (const seq of this.#userAhead) if (seq <= this.#userSeq) this.#userAhead.delete(seq);
+    this.#advanceUser();
+    this.#emit("stream");
+  }
+
+  /** A user event arrived: true when it is new to the page (apply it), false for a copy. */
+  sawUserEvent(userSeq) {
+    if (this.#userSeq !== null && (userSeq <= this.#userSeq || this.#userAhead.has(userSeq))) return false;
+    if (this.#userSeq === null) this.#userSeq = userSeq - 1;
+    this.#userAhead.add(userSeq);
+    this.#advanceUser();
+    this.#emit("stream");
+    return true;
+  }
+
+  /** User event seqs seen beyond the cursor, with one missing in between. */
+  get userGap() {
+    return this.#userAhead.size > 0;
+  }
+
+  #advanceUser() {
+    while (this.#userAhead.delete(this.#userSeq + 1)) this.#userSeq += 1;
+  }
+
+  // ---- messages -----------------------------------------------------------------------
+  /** Store one message we asked for (an edit's or delete's answer): the higher version wins. */
+  upsertMessage(msg) {
+    this.#put(msg, false);
     this.#emit("messages", msg.room_id);
-    return out;
   }
 
   /**
-   * A message from the gateway (live or replayed). `fresh`: just written, not a replay or
-   * an edit, so its sender has stopped typing there: whatever they typed has arrived.
+   * A message event from the gateway or a REST replay. `fresh`: just written, not a replay
+   * or an edit, so its sender has stopped typing there: whatever they typed has arrived.
    */
   receive(msg, { fresh = false } = {}) {
-    const out = this.#put(msg, true);
+    this.#put(msg, false);
     this.#emit("messages", msg.room_id);
     const rs = this.room(msg.room_id);
     if (fresh && rs?.typing.delete(msg.sender_id)) this.#emit("typing", rs.room.id);
-    return out;
   }
 
-  #put(msg, live) {
+  /** `page`: it comes from a history page (or is our own ack), so it is in the window. */
+  #put(msg, page) {
     const rs = this.room(msg.room_id);
-    if (!rs) return { gap: null };
+    if (!rs) return;
     const old = rs.messages.get(msg.seq);
-    if (!old || newerVersion(msg, old)) {
+    if (old ? newerVersion(msg, old) : page || inWindow(rs, msg.seq)) {
       rs.messages.set(msg.seq, Object.freeze(msg));
       rs.idToSeq.set(msg.id, msg.seq);
     }
     if (msg.client_msg_id && msg.sender_id === this.#me?.id) rs.pending.delete(msg.client_msg_id);
     if (msg.seq > (rs.room.last_seq || 0)) patch(rs, { last_seq: msg.seq });
-    let gap = null;
-    if (rs.loaded && live && msg.seq > rs.latestSeq + 1) gap = { after: rs.latestSeq, before: msg.seq };
-    if (rs.loaded || !live) advance(rs);
-    return { gap };
+    if (rs.loaded) advance(rs);
   }
 
-  /** A gap fill finished: whatever is still missing below `before` does not exist. */
-  gapFilled(roomId, before) {
+  /**
+   * A replay (resume, fetch, REST events) finished with nothing missing up to the cursor:
+   * every message created by then is held, so the contiguous top is the highest one held.
+   */
+  gapFilled(roomId) {
     const rs = this.room(roomId);
     if (!rs) return;
-    if (before && before - 1 > rs.latestSeq) rs.latestSeq = before - 1;
-    advance(rs);
+    if (rs.loaded && rs.messages.size) rs.latestSeq = Math.max(rs.latestSeq, ...rs.messages.keys());
     this.#emit("messages", rs.room.id);
   }
 
@@ -185,7 +337,12 @@ export class Store extends EventTarget {
     const rs = this.room(roomId);
     if (!rs) return;
     const msgs = page.messages || [];
-    for (const m of msgs) this.#put(m, false);
+    if (mode === "newest" && !rs.loaded && msgs.length && page.has_more) {
+      // Events of a room never opened kept what is newer than the marker; below this page
+      // those would be an island above a hole (scroll-up brings them in order).
+      for (const seq of [...rs.messages.keys()]) if (seq < msgs[0].seq) dropMessage(rs, seq);
+    }
+    for (const m of msgs) this.#put(m, true);
     if (mode === "newest" || mode === "before") {
       if (msgs.length) rs.oldestSeq = rs.oldestSeq === null ? msgs[0].seq : Math.min(rs.oldestSeq, msgs[0].seq);
       rs.hasMoreBefore = Boolean(page.has_more);
@@ -207,13 +364,17 @@ export class Store extends EventTarget {
     this.#emit("messages", rs.room.id);
   }
 
-  /** The server could not replay what we missed: drop the room's messages and reload. */
-  resetRoom(roomId) {
+  /**
+   * The server could not replay what we missed (`reset`): drop the room's messages (the
+   * page reloads them) and follow the room from `eventSeq`.
+   */
+  resetRoom(roomId, eventSeq) {
     const rs = this.room(roomId);
     if (!rs) return;
     rs.messages.clear();
     rs.idToSeq.clear();
-    Object.assign(rs, { loaded: false, latestSeq: 0, oldestSeq: null, hasMoreBefore: true });
+    rs.ahead.clear();
+    Object.assign(rs, { loaded: false, latestSeq: 0, oldestSeq: null, hasMoreBefore: true, eventSeq });
     this.#emit("messages", rs.room.id);
   }
 
@@ -229,7 +390,7 @@ export class Store extends EventTarget {
   }
 
   ack(clientMsgId, message) {
-    this.#put(message, true);
+    this.#put(message, true); // our own, just stored: always the newest of the room
     // As on the server: sending moves the sender's marker to their own message.
     this.markRead(message.room_id, message.seq);
     this.#emit("messages", message.room_id);
@@ -304,6 +465,22 @@ export class Store extends EventTarget {
 /** Move latestSeq over every contiguous seq we now hold. */
 function advance(rs) {
   rs.latestSeq = contiguousTop(rs.messages, rs.latestSeq);
+}
+
+/** Move the room's event cursor over every next seq already seen. */
+function advanceCursor(rs) {
+  while (rs.ahead.delete(rs.eventSeq + 1)) rs.eventSeq += 1;
+}
+
+function dropMessage(rs, seq) {
+  rs.idToSeq.delete(rs.messages.get(seq)?.id);
+  rs.messages.delete(seq);
+}
+
+/** One member in (a user record) or out (null) of a loaded member list. */
+function setMember(rs, userId, user) {
+  if (user) rs.members.set(userId, user);
+  else rs.members.delete(userId);
 }
 
 /** Room records are replaced, never changed in place (they are frozen). */

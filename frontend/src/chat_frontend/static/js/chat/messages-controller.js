@@ -1,5 +1,5 @@
 // Messages: sending (optimistic, acked or refused by the gateway, retried), edits and
-// deletes, live events, and the composer's draft for each room.
+// deletes, message events (live or replayed), and the composer's draft for each room.
 import { CLIENT_FRAMES, EVENTS, LIMITS, SERVER_FRAMES } from "../protocol.js";
 import { allPending, draft, findPending } from "../selectors.js";
 import { errorText, uuid } from "../ui.js";
@@ -9,13 +9,11 @@ const ACK_TIMEOUT_MS = 20_000;
 const MAX_AUTO_RETRIES = 3;
 
 export class MessagesController {
-  constructor({ store, socket, api, reads, history, rooms, presence }) {
+  constructor({ store, socket, api, reads, presence }) {
     this.store = store;
     this.socket = socket;
     this.api = api; // {editMessage(id, content), deleteMessage(id)}
     this.reads = reads;
-    this.history = history;
-    this.rooms = rooms;
     this.presence = presence;
     this.ackTimers = new Map(); // client_msg_id -> timer
     this.autoRetries = new Map(); // client_msg_id -> retryable refusals so far
@@ -24,10 +22,18 @@ export class MessagesController {
 
   frames() {
     return {
-      [SERVER_FRAMES.EVENT]: (f) => this.onEvent(f),
       [SERVER_FRAMES.ACK]: (f) => this.onAck(f),
       [SERVER_FRAMES.NACK]: (f) => this.onNack(f),
       [SERVER_FRAMES.ERROR]: (f) => this.onError(f),
+    };
+  }
+
+  events() {
+    const onMessage = (f) => this.onMessage(f);
+    return {
+      [EVENTS.MESSAGE_CREATED]: onMessage,
+      [EVENTS.MESSAGE_UPDATED]: onMessage,
+      [EVENTS.MESSAGE_DELETED]: onMessage,
     };
   }
 
@@ -90,14 +96,12 @@ export class MessagesController {
   }
 
   // ---- frames ---------------------------------------------------------------------------------
-  onEvent(f) {
-    if (!f.message) return;
+  /** message.created|updated|deleted: the message as of that event (the higher version stays). */
+  onMessage(f) {
     const msg = f.message;
-    const fresh = f.event === EVENTS.MESSAGE_CREATED && !f.replay;
-    const { gap } = this.store.receive(msg, { fresh });
-    if (gap) this.history.gap(msg.room_id, gap);
+    if (!msg) return;
+    this.store.receive(msg, { fresh: f.event === EVENTS.MESSAGE_CREATED && !f.replay });
     if (Number(msg.room_id) === this.store.activeRoomId) this.reads.showActive();
-    this.rooms.membersMayHaveChanged(Number(msg.room_id), [msg.sender_id]);
   }
 
   onAck(f) {

@@ -12,11 +12,10 @@ const TYPING_AFTER_MESSAGE_MS = 2_000;
 const TYPING_EXPIRE_EVERY_MS = 1_000;
 
 export class PresenceController {
-  constructor({ store, socket, users, rooms }) {
+  constructor({ store, socket, users }) {
     this.store = store;
     this.socket = socket;
     this.users = users;
-    this.rooms = rooms;
     this.lastTypingSent = 0;
     this.typingAgain = false; // our message ended our typing: announce it again soon
     this.typingTimer = null;
@@ -38,7 +37,6 @@ export class PresenceController {
 
   onPresence(f) {
     this.store.setOnline(f.room_id, f.online, f.joined, f.left);
-    this.rooms.membersMayHaveChanged(Number(f.room_id), [...(f.online || []), ...(f.joined || [])]);
   }
 
   onTyping(f) {

@@ -1,16 +1,25 @@
-// The open room's frame: header (name, kind, member count, leave), which panes show, the
-// tab title and the #room= address. Renders store.activeRoomId and that room's record.
-import { plural } from "../ui.js";
+// The open room's frame: header (name, kind, member count, topic, rename, leave), which
+// panes show, the tab title and the #room= address. Renders store.activeRoomId and that
+// room's record; whether the rename form is open is this view's own.
+import { errorText, plural, showMessage } from "../ui.js";
 import { roomLabel } from "./sidebar-view.js";
 
 const KIND = { public: "public room", private: "private room", dm: "direct message" };
 
 export class RoomView {
-  constructor({ store, nodes }) {
+  constructor({ store, nodes, actions }) {
     this.store = store;
-    this.n = nodes; // {app, empty, head, scroller, composer, title, meta, leave}
+    // {app, empty, head, scroller, composer, title, meta, topic, leave,
+    //  edit, editForm, editName, editTopic, editCancel, editError}
+    this.n = nodes;
+    this.actions = actions; // {update(roomId, {name?, topic?})}
     this.shown = undefined; // the room id last rendered (undefined: nothing rendered yet)
     this.addressed = undefined; // the room id the address bar names (same)
+    this.editing = null; // the room id whose rename form is open
+    this.n.edit.addEventListener("click", () => this.startEdit());
+    this.n.editCancel.addEventListener("click", () => this.stopEdit());
+    this.n.editForm.addEventListener("submit", (ev) => this.save(ev));
+    this.n.editForm.addEventListener("keydown", (ev) => ev.key === "Escape" && this.stopEdit());
   }
 
   /** The address names the open room (a reload opens it again); "#" once it is left. */
@@ -38,6 +47,7 @@ export class RoomView {
     this.n.app.classList.remove("show-sidebar");
     if (!has) document.title = "Chat";
     this.shown = has ? rs.room.id : null;
+    this.editing = null;
   }
 
   header(rs) {
@@ -47,6 +57,47 @@ export class RoomView {
     document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
     const kind = KIND[rs.room.kind] || rs.room.kind;
     this.n.meta.textContent = `${kind} · ${plural(rs.room.member_count ?? rs.members.size, "member")}`;
+    const topic = rs.room.kind === "dm" ? "" : rs.room.topic || "";
+    this.n.topic.textContent = topic;
+    this.n.topic.hidden = !topic;
+    const editing = this.editing === rs.room.id;
+    this.n.editForm.hidden = !editing;
+    this.n.edit.hidden = rs.room.kind === "dm" || editing;
     this.n.leave.hidden = rs.room.kind === "dm";
+  }
+
+  startEdit() {
+    const rs = this.store.room(this.store.activeRoomId);
+    if (!rs || rs.room.kind === "dm") return;
+    this.editing = rs.room.id;
+    this.n.editName.value = rs.room.name;
+    this.n.editTopic.value = rs.room.topic || "";
+    showMessage(this.n.editError, "");
+    this.render();
+    this.n.editName.focus();
+  }
+
+  stopEdit() {
+    this.editing = null;
+    this.render();
+  }
+
+  async save(ev) {
+    ev.preventDefault();
+    const rs = this.store.room(this.editing);
+    if (!rs) return this.stopEdit();
+    const name = this.n.editName.value.trim();
+    const topic = this.n.editTopic.value.trim();
+    if (!name) return showMessage(this.n.editError, "Give the room a name.");
+    const change = {};
+    if (name !== rs.room.name) change.name = name;
+    if (topic !== (rs.room.topic || "")) change.topic = topic;
+    if (!Object.keys(change).length) return this.stopEdit();
+    try {
+      await this.actions.update(rs.room.id, change);
+      if (this.editing === rs.room.id) this.stopEdit();
+    } catch (err) {
+      showMessage(this.n.editError, errorText(err));
+    }
   }
 }

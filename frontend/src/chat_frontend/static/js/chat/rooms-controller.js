@@ -1,15 +1,36 @@
 // Rooms and their members: the room list (on load, on every reconnect, on a timer), opening
-// one, joining, leaving, direct messages, and re-reading members when strangers show up.
-import { CLIENT_FRAMES } from "../protocol.js";
+// one, joining, leaving, renaming, direct messages, and the events that change them live:
+// member.* and room.updated on the room's stream, room.added/removed on ours.
+import { CLIENT_FRAMES, EVENTS, SERVER_FRAMES } from "../protocol.js";
 
 export class RoomsController {
   constructor({ store, socket, api, reads, history }) {
     this.store = store;
     this.socket = socket;
-    this.api = api; // {rooms(), members(id), leaveRoom(id), openDm(userId)}
+    this.api = api; // {rooms(), room(id), members(id), leaveRoom(id), openDm(userId), updateRoom(id, patch)}
     this.reads = reads;
     this.history = history;
-    this.membersReload = null; // one members re-read at a time
+  }
+
+  frames() {
+    return {
+      [SERVER_FRAMES.RESET]: (f) => this.onReset(Number(f.room_id), Number(f.event_seq)),
+      // The answer to our `leave`: the room has left the page already.
+      [SERVER_FRAMES.LEFT]: () => {},
+    };
+  }
+
+  events() {
+    const member = (present) => (f) => this.onMember(f, present);
+    return {
+      [EVENTS.MEMBER_JOINED]: member(true),
+      [EVENTS.MEMBER_INVITED]: member(true),
+      [EVENTS.MEMBER_LEFT]: member(false),
+      [EVENTS.MEMBER_REMOVED]: member(false),
+      [EVENTS.ROOM_UPDATED]: (f) => this.store.roomUpdated(Number(f.room_id), Number(f.event_seq), f.data || {}),
+      [EVENTS.ROOM_ADDED]: (f) => this.added(f.data),
+      [EVENTS.ROOM_REMOVED]: (f) => this.forget(Number(f.data?.room_id)),
+    };
   }
 
   /** Unread counts and rooms we were added to while away. */
@@ -18,17 +39,27 @@ export class RoomsController {
   }
 
   async loadRooms() {
-    this.store.setRooms(await this.api.rooms());
+    const asOf = this.store.generation;
+    this.store.setRooms(await this.api.rooms(), { asOf });
+    for (const id of [...this.socket.rooms]) if (!this.store.room(id)) this.socket.leave(id);
     for (const rs of this.store.rooms.values()) {
       this.reads.recountIfStale(rs.room.id);
-      this.socket.join(rs.room.id);
-      // A DM is named after the other person, so its members are needed for the sidebar.
-      if (rs.room.kind === "dm" && !rs.members.size) this.loadMembers(rs.room.id).catch(() => {});
+      this.follow(rs.room.id);
     }
   }
 
+  /** The socket follows the room; a DM is named after the other person, so its members are
+   * needed for the sidebar. */
+  follow(roomId) {
+    const rs = this.store.room(roomId);
+    if (!rs) return;
+    this.socket.join(rs.room.id);
+    if (rs.room.kind === "dm" && !rs.membersLoaded) this.loadMembers(rs.room.id).catch(() => {});
+  }
+
   async loadMembers(roomId) {
-    this.store.setMembers(roomId, await this.api.members(roomId));
+    const asOf = this.store.generation;
+    this.store.setMembers(roomId, await this.api.members(roomId), { asOf });
   }
 
   async open(roomId) {
@@ -54,23 +85,46 @@ export class RoomsController {
 
   async leave(roomId) {
     await this.api.leaveRoom(roomId);
-    this.socket.leave(roomId);
-    this.store.removeRoom(roomId);
+    this.forget(roomId);
   }
 
   async dm(userId) {
     await this.joined(await this.api.openDm(userId));
   }
 
-  /** Someone we do not list is online or wrote here: they joined, re-read the members. */
-  membersMayHaveChanged(roomId, userIds) {
+  /** PATCH /api/rooms/{id}: a new name and/or topic (the others see room.updated). */
+  async update(roomId, change) {
+    this.store.upsertRoom(await this.api.updateRoom(roomId, change));
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+  /** room.added: a DM someone opened with us, an invite, a room joined on another device. */
+  added(room) {
+    if (!room || !room.id) return;
+    this.store.upsertRoom(room);
+    this.follow(room.id);
+  }
+
+  /** We are no longer in the room (left here or elsewhere, or removed): it leaves the page. */
+  forget(roomId) {
+    if (!roomId) return;
+    this.socket.leave(roomId);
+    this.store.removeRoom(roomId);
+  }
+
+  onMember(f, present) {
+    const roomId = Number(f.room_id);
+    const data = f.data || {};
+    this.store.memberEvent(roomId, Number(f.event_seq), data, present);
+    if (!present && data.user?.id === this.store.me?.id) this.forget(roomId);
+  }
+
+  /** Too much was missed to replay: the messages, the count and the members are read again. */
+  onReset(roomId, eventSeq) {
     const rs = this.store.room(roomId);
-    if (!rs || rs.room.id !== this.store.activeRoomId || this.membersReload) return;
-    if (!userIds.some((id) => !rs.members.has(id))) return;
-    this.membersReload = this.loadMembers(rs.room.id)
-      .catch(() => {})
-      .finally(() => {
-        this.membersReload = null;
-      });
+    if (!rs) return;
+    this.history.reset(roomId, eventSeq);
+    this.api.room(roomId).then((room) => this.store.upsertRoom(room), () => {});
+    if (rs.membersLoaded) this.loadMembers(roomId).catch(() => {});
   }
 }

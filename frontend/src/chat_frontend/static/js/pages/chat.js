@@ -11,7 +11,7 @@ import { SidebarView } from "../chat/sidebar-view.js";
 import { StatusView } from "../chat/status-view.js";
 import { TypingView } from "../chat/typing-view.js";
 import { config } from "../config.js";
-import { resumePoints } from "../selectors.js";
+import { displayName, resumePoints } from "../selectors.js";
 import { ChatSocket } from "../socket.js";
 import { Store } from "../store.js";
 import { $, errorText } from "../ui.js";
@@ -36,7 +36,6 @@ async function main() {
 
   const store = new Store();
   store.setMe(user);
-  $("current-user").textContent = user.display_name || user.username;
   const socket = new ChatSocket({
     url: config.wsUrl,
     getToken,
@@ -70,7 +69,7 @@ function buildViews(store, chat, report) {
   const sidebar = sidebarView(store, chat, report, dm);
   return {
     sidebar,
-    room: roomView(store),
+    room: roomView(store, chat),
     messages: messagesView(store, chat),
     members: new MembersView({ store, list: $("member-list"), count: $("online-count"), actions: { dm } }),
     typing: new TypingView({ store, node: $("typing-indicator") }),
@@ -108,7 +107,7 @@ function sidebarView(store, { rooms, users }, report, dm) {
   return new SidebarView({ store, api, nodes, actions });
 }
 
-function roomView(store) {
+function roomView(store, { rooms }) {
   const nodes = {
     app: $("app"),
     empty: $("no-room-selected"),
@@ -117,9 +116,16 @@ function roomView(store) {
     composer: $("composer-form"),
     title: $("room-title"),
     meta: $("room-meta"),
+    topic: $("room-topic"),
     leave: $("leave-room-button"),
+    edit: $("room-edit-button"),
+    editForm: $("room-edit-form"),
+    editName: $("room-edit-name"),
+    editTopic: $("room-edit-topic"),
+    editCancel: $("room-edit-cancel"),
+    editError: $("room-edit-error"),
   };
-  return new RoomView({ store, nodes });
+  return new RoomView({ store, nodes, actions: { update: (id, change) => rooms.update(id, change) } });
 }
 
 function messagesView(store, { messages, history, users }) {
@@ -142,9 +148,13 @@ function messagesView(store, { messages, history, users }) {
 /** Which store changes each view renders. The room view first: it unhides the list. */
 function subscribe(renderer, store, v) {
   renderer.on(["active"], () => v.room.renderAddress(), { sync: true });
-  renderer.on(["active", "rooms", "members"], () => v.room.render());
+  // A DM is named after the other person: their name changes with "users".
+  renderer.on(["active", "rooms", "members", "users"], () => v.room.render());
   // Badges derive from the messages held (unread), so messages re-render the sidebar.
-  renderer.on(["active", "rooms", "members", "messages"], () => v.sidebar.render());
+  renderer.on(["active", "rooms", "members", "messages", "users"], () => v.sidebar.render());
+  renderer.on(["users"], () => {
+    $("current-user").textContent = displayName(store, store.me.id);
+  });
   renderer.on(["active", "messages", "users"], () => v.messages.render());
   renderer.on(["active", "members", "presence", "users"], () => v.members.render());
   renderer.on(["active", "typing", "users"], () => v.typing.render());
