@@ -64,6 +64,7 @@ CALLS = """[
   ['userUpdated', [{ id: 2, username: 'bob', display_name: 'Bob' }]],
   ['setRooms', [[room(7), room(8), room(9)]]],
   ['upsertRoom', [{ ...room(10) }]],
+  ['refreshRoom', [{ ...room(10), name: 'ten' }]],
   ['removeRoom', [10]],
   ['setActiveRoom', [8]],
   ['roomHead', [7, 5]],

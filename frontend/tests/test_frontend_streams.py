@@ -478,3 +478,30 @@ def test_every_frame_type_and_event_kind_is_claimed_once(js) -> None:
     assert "user_event, user_resumed" in out["partial"]
     assert out["events"].startswith("no handler for events: message.updated")
     assert out["probe"] == "not a page event: probe"
+
+
+def test_a_join_or_resume_the_api_refused_is_asked_again(js) -> None:
+    """`error` `unavailable` for a room being resumed (or joined) leaves it unfollowed: the
+    page resumes it from its cursor (joins it) again after a backoff; a fetch's is left to
+    its REST fallback."""
+    out = js.evaluate(
+        """async () => {
+      const t = chat([room(7, { event_seq: 4 }), room(8), room(9, { event_seq: 2 })]);
+      t.socket.frame(f.joined(7, 4));
+      t.socket.frame(f.joined(9, 2));
+      t.socket.ready({ type: 'auth_ok', user_seq: 0 });  // as after a reconnect: 7, 9 resumed
+      t.socket.sent.length = 0;
+      const refused = (room_id) =>
+        ({ type: 'error', code: 'unavailable', message: 'api down', room_id });
+      t.socket.frame(refused(7));
+      t.socket.frame(refused(8));  // its join
+      t.socket.frame({ type: 'resumed', room_id: 9, event_seq: 2, last_seq: 0 });
+      t.socket.frame(refused(9));  // a fetch of a followed room
+      await new Promise((r) => setTimeout(r, 600));  // backoff of a first retry: < 500 ms
+      return t.socket.sent;
+    }"""
+    )
+    assert sorted(out, key=lambda f: f["type"]) == [
+        {"type": "join", "room_id": 8},
+        {"type": "resume", "rooms": {"7": 4}},
+    ]

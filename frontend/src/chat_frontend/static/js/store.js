@@ -130,6 +130,14 @@ export class Store extends EventTarget {
     this.#emit("rooms", room.id);
   }
 
+  /** A fresh view of a room we hold (GET /api/rooms/{id}, a PATCH answer): never brings
+   * back a room the page has dropped meanwhile. */
+  refreshRoom(room) {
+    if (!this.#rooms.has(room.id)) return;
+    this.#putRoom(room);
+    this.#emit("rooms", room.id);
+  }
+
   /** A room we are no longer in (left here, room.removed, or our own member.left/removed). */
   removeRoom(id) {
     this.#membership.set(Number(id), { gen: ++this.#generation, present: false });

@@ -17,7 +17,7 @@ export function startChat({ store, socket, api }) {
   const history = new HistoryController({ store, api, sync });
   const rooms = new RoomsController({ store, socket, api, reads, history });
   const presence = new PresenceController({ store, socket, users });
-  const messages = new MessagesController({ store, socket, api, reads, presence });
+  const messages = new MessagesController({ store, socket, api, reads, presence, sync });
 
   sync.route(eventTable(messages.events(), rooms.events(), users.events(), reads.events()));
   routeFrames(socket, frameTable(sync.frames(), rooms.frames(), messages.frames(), presence.frames()));

@@ -1,6 +1,6 @@
 // Messages: sending (optimistic, acked or refused by the gateway, retried), edits and
 // deletes, message events (live or replayed), and the composer's draft for each room.
-import { CLIENT_FRAMES, EVENTS, LIMITS, SERVER_FRAMES } from "../protocol.js";
+import { CLIENT_FRAMES, ERROR_CODES, EVENTS, LIMITS, SERVER_FRAMES } from "../protocol.js";
 import { allPending, draft, findPending } from "../selectors.js";
 import { errorText, uuid } from "../ui.js";
 import { RefRequests } from "./refs.js";
@@ -9,12 +9,13 @@ const ACK_TIMEOUT_MS = 20_000;
 const MAX_AUTO_RETRIES = 3;
 
 export class MessagesController {
-  constructor({ store, socket, api, reads, presence }) {
+  constructor({ store, socket, api, reads, presence, sync }) {
     this.store = store;
     this.socket = socket;
     this.api = api; // {editMessage(id, content), deleteMessage(id)}
     this.reads = reads;
     this.presence = presence;
+    this.sync = sync;
     this.ackTimers = new Map(); // client_msg_id -> timer
     this.autoRetries = new Map(); // client_msg_id -> retryable refusals so far
     this.refs = new RefRequests(socket, ACK_TIMEOUT_MS); // edit/delete frames
@@ -133,6 +134,8 @@ export class MessagesController {
 
   onError(f) {
     if (f.ref !== undefined && this.refs.settle({ ...f, error: f.message })) return;
+    // A join, resume or fetch the API could not answer: the stream's to retry.
+    if (f.room_id !== undefined && f.code === ERROR_CODES.UNAVAILABLE) this.sync.unavailable(Number(f.room_id));
     console.warn("gateway error", f.code, f.message);
   }
 

@@ -102,6 +102,6 @@ export class ReadMarkers {
    * again instead of guessing (rare: history not loaded up to the room's head).
    */
   recountIfStale(id) {
-    if (countIsStale(this.store, id)) this.api.room(id).then((room) => this.store.upsertRoom(room), () => {});
+    if (countIsStale(this.store, id)) this.api.room(id).then((room) => this.store.refreshRoom(room), () => {});
   }
 }

@@ -94,7 +94,7 @@ export class RoomsController {
 
   /** PATCH /api/rooms/{id}: a new name and/or topic (the others see room.updated). */
   async update(roomId, change) {
-    this.store.upsertRoom(await this.api.updateRoom(roomId, change));
+    this.store.refreshRoom(await this.api.updateRoom(roomId, change));
   }
 
   // ---- events ---------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ export class RoomsController {
     const rs = this.store.room(roomId);
     if (!rs) return;
     this.history.reset(roomId, eventSeq);
-    this.api.room(roomId).then((room) => this.store.upsertRoom(room), () => {});
+    this.api.room(roomId).then((room) => this.store.refreshRoom(room), () => {});
     if (rs.membersLoaded) this.loadMembers(roomId).catch(() => {});
   }
 }

@@ -7,6 +7,7 @@
 // it idempotently, then moves the cursor.
 import { CLIENT_FRAMES, LIMITS, SERVER_FRAMES } from "../protocol.js";
 import { hasGap, resumePoints } from "../selectors.js";
+import { backoffDelay } from "../socket.js";
 
 const FETCH_TIMEOUT_MS = 8_000;
 const REST_PAGES_MAX = 20; // a fill reads at most this many pages of LIMITS.PAGE_MAX events
@@ -20,6 +21,7 @@ export class StreamSync {
     this.fills = new Map(); // roomId -> {after, http, timer}
     this.resuming = new Set(); // rooms named in the last `resume`, not answered yet
     this.userResume = null; // timer while the user stream's replay is awaited
+    this.retries = new Map(); // roomId -> {attempt, timer}: a join/resume the API refused
   }
 
   /** The event kinds' handlers, merged by frame-router.js's eventTable(). */
@@ -52,6 +54,8 @@ export class StreamSync {
     clearTimeout(this.userResume);
     this.userResume = null;
     if (points.user_seq !== null) this.awaitUserResume();
+    for (const { timer } of this.retries.values()) clearTimeout(timer);
+    this.retries.clear(); // every room was just joined or resumed again
   }
 
   // ---- room streams -------------------------------------------------------------------------
@@ -63,6 +67,7 @@ export class StreamSync {
   joined(roomId, eventSeq, lastSeq) {
     const rs = this.store.room(roomId);
     if (!rs) return;
+    this.followed(roomId);
     this.store.roomHead(roomId, lastSeq || 0);
     const held = rs.eventSeq ?? rs.room.event_seq ?? eventSeq;
     this.store.followRoom(roomId, Math.min(held, eventSeq));
@@ -72,6 +77,7 @@ export class StreamSync {
   /** The replay for a room ended: the page holds it as of `eventSeq`. */
   resumed(roomId, eventSeq, lastSeq) {
     this.resuming.delete(roomId);
+    this.followed(roomId);
     this.store.roomHead(roomId, lastSeq || 0);
     this.store.followRoom(roomId, eventSeq);
     this.caughtUp(roomId);
@@ -80,6 +86,38 @@ export class StreamSync {
   /** `reset`: the gateway will not replay the room; no `resumed` will come for it. */
   cancelResume(roomId) {
     this.resuming.delete(roomId);
+    this.followed(roomId);
+  }
+
+  /**
+   * An `error` `unavailable` about the room: the API could not answer the gateway. A join or
+   * resume that failed so leaves the socket not following the room: ask again, with backoff
+   * (a failed `fetch` has its REST fallback already).
+   */
+  unavailable(roomId) {
+    const rs = this.store.room(roomId);
+    if (!rs) return;
+    const wasResuming = this.resuming.delete(roomId);
+    if (rs.eventSeq !== null && !wasResuming) return;
+    const retry = this.retries.get(roomId) || { attempt: 0, timer: null };
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => this.follow(roomId), backoffDelay(retry.attempt));
+    retry.attempt += 1;
+    this.retries.set(roomId, retry);
+  }
+
+  follow(roomId) {
+    const rs = this.store.room(roomId);
+    if (!rs) return void this.retries.delete(roomId);
+    if (rs.eventSeq === null) return void this.socket.send({ type: CLIENT_FRAMES.JOIN, room_id: roomId });
+    const rooms = { [String(roomId)]: rs.eventSeq };
+    if (this.socket.send({ type: CLIENT_FRAMES.RESUME, rooms })) this.resuming.add(roomId);
+  }
+
+  /** The socket follows the room again: a refused join/resume retried no more. */
+  followed(roomId) {
+    clearTimeout(this.retries.get(roomId)?.timer);
+    this.retries.delete(roomId);
   }
 
   /** A live or replayed room event: applied by its kind's handler, then counted. */
