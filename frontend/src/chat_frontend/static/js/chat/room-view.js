@@ -57,10 +57,10 @@ export class RoomView {
     document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
     const kind = KIND[rs.room.kind] || rs.room.kind;
     this.n.meta.textContent = `${kind} · ${plural(rs.room.member_count ?? rs.members.size, "member")}`;
+    const editing = this.editing === rs.room.id;
     const topic = rs.room.kind === "dm" ? "" : rs.room.topic || "";
     this.n.topic.textContent = topic;
-    this.n.topic.hidden = !topic;
-    const editing = this.editing === rs.room.id;
+    this.n.topic.hidden = !topic || editing; // the form shows it while open
     this.n.editForm.hidden = !editing;
     this.n.edit.hidden = rs.room.kind === "dm" || editing;
     this.n.leave.hidden = rs.room.kind === "dm";
