@@ -262,23 +262,27 @@ def test_user_events_apply_once_and_a_gap_resumes_the_user_stream(js) -> None:
 
 # ---- messages: versions and the window ---------------------------------------------------------
 def test_the_higher_version_wins(js) -> None:
-    """An edit (higher version) replaces the held copy, a lower or equal one does not, and a
-    deletion sticks against the older edit replayed after it."""
+    """The copy with the higher version stays, whatever its edited_at says (two API processes'
+    clocks differ): a later edit stamped earlier replaces the first, a late replay of the
+    first or of the original does not come back, and a deletion sticks."""
     out = js.evaluate(
         """() => {
       const t = chat();
       t.store.applyPage(7, { messages: [msg(1)], has_more: false }, 'newest');
-      const edit = msg(1, { version: 5, content: 'edited', edited_at: '2024-05-01T10:05:00Z' });
-      t.store.receive(edit);
-      t.store.receive(msg(1));  // the original again (a late replay)
-      const afterStale = t.rs().messages.get(1).content;
+      const first = msg(1, { version: 5, content: 'first', edited_at: '2024-05-01T10:05:00Z' });
+      const second = msg(1, { version: 6, content: 'second', edited_at: '2024-05-01T10:04:59Z' });
+      t.store.receive(first);
+      t.store.receive(second);
+      t.store.receive(first);  // late replays
+      t.store.receive(msg(1));
+      const edited = t.rs().messages.get(1).content;
       t.store.receive(msg(1, { version: 8, content: '', deleted: true }));
-      t.store.receive(edit);
+      t.store.upsertMessage(second);
       const m = t.rs().messages.get(1);
-      return { afterStale, deleted: m.deleted, version: m.version, count: t.rs().messages.size };
+      return { edited, deleted: m.deleted, version: m.version, count: t.rs().messages.size };
     }"""
     )
-    assert out == {"afterStale": "edited", "deleted": True, "version": 8, "count": 1}
+    assert out == {"edited": "second", "deleted": True, "version": 8, "count": 1}
 
 
 def test_a_replayed_change_is_inserted_only_when_newer_than_the_window(js) -> None:
