@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,86 @@ def chromium_browser() -> Iterator[Any]:
     """One real headless Chromium (system binary, not a Playwright download) per module."""
     with chromium() as browser:
         yield browser
+
+
+# ---- a signed-in chat page with no backend: the API and the gateway as Playwright routes ----
+ME = {"id": 1, "username": "me", "display_name": "Me", "created_at": "2024-05-01T10:00:00Z"}
+BOB = {"id": 2, "username": "bob", "display_name": "Bob", "created_at": "2024-05-01T10:00:00Z"}
+
+
+def room(room_id: int, name: str, kind: str, member_count: int) -> dict[str, Any]:
+    return {
+        "id": room_id,
+        "name": name,
+        "kind": kind,
+        "member_count": member_count,
+        "last_seq": 0,
+        "last_read_seq": 0,
+        "unread": 0,
+        "created_at": "2024-05-01T10:00:00Z",
+    }
+
+
+ROOMS = [room(7, "solo", "public", 1), room(8, "pair", "private", 2), room(9, "", "dm", 2)]
+PUBLIC = [
+    room(7, "solo", "public", 1),
+    room(10, "lobby", "public", 2),
+    room(11, "void", "public", 0),
+]
+MEMBERS = {7: [ME], 8: [ME, BOB], 9: [ME, BOB]}
+
+
+def _fake_api(route: Any) -> None:
+    request = route.request
+    path = request.url.split("/api", 1)[1].split("?", 1)[0]
+    if path == "/refresh":
+        token = {"access_token": "t", "token_type": "bearer", "expires_in": 900}
+        route.fulfill(json={**token, "refresh_token": "r", "user": ME})
+    elif path == "/rooms":
+        route.fulfill(json=ROOMS)
+    elif path == "/rooms/public":
+        route.fulfill(json=PUBLIC)
+    elif path.startswith("/rooms/") and path.endswith("/members"):
+        route.fulfill(json=MEMBERS[int(path.split("/")[2])])
+    elif path == "/messages":
+        route.fulfill(json={"messages": [], "has_more": False})
+    elif path.endswith("/read"):
+        route.fulfill(status=204)
+    else:
+        route.fulfill(status=404, json={"detail": f"not stubbed: {request.method} {path}"})
+
+
+@pytest.fixture
+def fake_api() -> Callable[[Any], None]:
+    """Just enough of the API for a signed-in page (`page.route("**/api/**", fake_api)`):
+    one session, rooms 7, 8 and DM 9, no messages."""
+    return _fake_api
+
+
+@dataclass
+class StubGateway:
+    """The gateway as a `page.route_web_socket` handler: accepts the auth frame and, when
+    `answers`, answers `presence` queries (their ref echoed) as the real one does."""
+
+    answers: bool = False
+    connections: int = 0
+    received: list[dict[str, Any]] = field(default_factory=list)  # page -> gateway frames
+
+    def __call__(self, ws: Any) -> None:
+        self.connections += 1
+
+        def on_message(message: str | bytes) -> None:
+            frame = json.loads(message)
+            self.received.append(frame)
+            if frame.get("type") == "auth":
+                ws.send(json.dumps({"type": "auth_ok", "user_id": ME["id"]}))
+            elif frame.get("type") == "presence" and self.answers:
+                reply = {"type": "presence", "room_id": frame["room_id"], "online": [ME["id"]]}
+                ws.send(json.dumps({**reply, **({"ref": frame["ref"]} if "ref" in frame else {})}))
+
+        ws.on_message(on_message)
+
+
+@pytest.fixture
+def stub_gateway() -> StubGateway:
+    return StubGateway()

@@ -178,11 +178,12 @@ def test_gap_fill_and_resume_copies_count_once(scene: Scene) -> None:
     relay = Relay(scene.room_a, drop_live={1, 4})
     bob.page.route_web_socket(re.compile(r"/ws$"), relay)
     reload(bob.page)  # the socket now goes through the relay
-    bob.open_room(scene.room_a)  # room A loaded: gaps are filled, resume point 0
+    bob.open_room(scene.room_a)  # room A loaded and followed from its `joined` event seq
     bob.room_item(scene.room_b).click()
     expect(bob.status()).to_have_attribute("data-state", "open")
 
-    fill = re.compile(rf"/api/messages\?room_id={scene.room_a}&after=0&")
+    # The socket's `fetch` is withheld: the page reads the room's events from its cursor.
+    fill = re.compile(rf"/api/rooms/{scene.room_a}/events\?after=\d+&")
     with bob.page.expect_response(lambda r: bool(fill.search(r.url))) as response:
         for text in ("m1", "m2", "m3"):  # m1's live event withheld: m2 reveals a gap
             alice.send(text)
@@ -192,7 +193,7 @@ def test_gap_fill_and_resume_copies_count_once(scene: Scene) -> None:
     badge(bob.page, scene.room_a).to_have_attribute("data-unread", "3")
 
     seen = len(relay.frames)
-    relay.close_after = 5  # m4 withheld; after m5 the page reconnects, resumes from seq 3
+    relay.close_after = 5  # m4 withheld; after m5 the page reconnects, resumes from m3's event
     for text in ("m4", "m5"):
         alice.send(text)
         expect(alice.message_with(text)).to_have_attribute("data-status", "sent")

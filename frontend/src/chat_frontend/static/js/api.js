@@ -181,6 +181,8 @@ export const api = {
   publicRooms: () => request("GET", "/rooms/public"),
   room: (id) => request("GET", `/rooms/${id}`),
   members: (id) => request("GET", `/rooms/${id}/members`),
+  updateRoom: (id, change) => request("PATCH", `/rooms/${id}`, change),
+  roomEvents: (id, { after, limit } = {}) => request("GET", `/rooms/${id}/events?${q({ after, limit })}`),
   createRoom: (name, kind) => request("POST", "/rooms", { name, kind }),
   joinRoom: (id) => request("POST", `/rooms/${id}/join`),
   leaveRoom: (id) => request("POST", `/rooms/${id}/leave`),

@@ -1,11 +1,15 @@
 // The gateway connection: auth as the first frame (never a token in the URL),
-// reconnect with exponential backoff + full jitter, resume per room, gap fill.
+// reconnect with exponential backoff + full jitter, then `resume` from the page's event
+// cursors (each room's and the user stream's) and `join` for rooms it does not follow yet.
 import { resolveWsUrl } from "./config.js";
 import { CLIENT_FRAMES, CLOSE_CODES, PROTOCOL_VERSION, SERVER_FRAMES } from "./protocol.js";
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
 const AUTH_TIMEOUT_MS = 10_000;
+// After the network returns, an open socket must answer within this or it is replaced.
+const PROBE_TIMEOUT_MS = 5_000;
+const PROBE_REF = "socket-probe";
 
 /** Full jitter: uniform in [0, min(cap, base * 2^attempt)] (AWS architecture blog). */
 export function backoffDelay(attempt, random = Math.random) {
@@ -13,9 +17,13 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 /**
- * Events dispatched: "state" {state, detail}, "ready" (authenticated; joins sent),
+ * Events dispatched: "state" {state, detail}, "ready" {auth_ok frame} (authenticated;
+ * joins and resume sent),
  * "frame" {frame} for every server frame after auth, "loggedout".
- * States: connecting, open, reconnecting, offline, closed.
+ * States: connecting, open, reconnecting, offline, closed. "offline" follows the browser's
+ * network events, which say nothing about the socket: when the network returns, an open
+ * socket is asked to prove it still works (probe) instead of waiting for a reconnect that
+ * never comes because nothing closed.
  */
 export class ChatSocket extends EventTarget {
   constructor({ url, getToken, tokenValidFor, refresh, resumePoints }) {
@@ -24,16 +32,17 @@ export class ChatSocket extends EventTarget {
     this.getToken = getToken;
     this.tokenValidFor = tokenValidFor;
     this.refresh = refresh;
-    this.resumePoints = resumePoints; // () => {roomId: lastSeq}
+    this.resumePoints = resumePoints; // () => {rooms: {roomId: eventSeq}, user_seq}
     this.ws = null;
     this.authed = false;
     this.stopped = true;
     this.attempt = 0;
     this.timer = null;
     this.authTimer = null;
+    this.probeTimer = null;
     this.rooms = new Set(); // rooms to (re)join on every connection
     this.state = "closed";
-    this._onOnline = () => this.state === "offline" || this.state === "reconnecting" ? this.connectNow() : null;
+    this._onOnline = () => this.networkBack();
     this._onOffline = () => this.setState("offline", "You are offline");
   }
 
@@ -55,6 +64,8 @@ export class ChatSocket extends EventTarget {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.authTimer);
+    clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     window.removeEventListener("online", this._onOnline);
     window.removeEventListener("offline", this._onOffline);
     if (this.ws) {
@@ -68,6 +79,33 @@ export class ChatSocket extends EventTarget {
     }
     this.authed = false;
     this.setState("closed");
+  }
+
+  /** The browser says the network is back. */
+  networkBack() {
+    if (this.authed) return this.probe();
+    if (this.state === "offline" || this.state === "reconnecting") this.connectNow();
+  }
+
+  /**
+   * Any frame that arrives after this one proves the socket alive (see onFrame); silence
+   * closes it, and the usual reconnect follows. A presence query is answered whether or not
+   * the room is joined (a snapshot or not_joined); with no room to name there is nothing to
+   * ask, and the socket counts as open.
+   */
+  probe() {
+    const [roomId] = this.rooms;
+    if (roomId === undefined) return this.setState("open");
+    if (this.probeTimer) return;
+    const ws = this.ws;
+    this.probeTimer = setTimeout(() => ws.close(4000, "no answer after the network returned"), PROBE_TIMEOUT_MS);
+    this.sendRaw({ type: CLIENT_FRAMES.PRESENCE, room_id: roomId, ref: PROBE_REF });
+  }
+
+  probeAnswered() {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.setState("open");
   }
 
   connectNow() {
@@ -120,13 +158,15 @@ export class ChatSocket extends EventTarget {
       return;
     }
     if (!frame || typeof frame.type !== "string") return;
+    if (this.probeTimer) this.probeAnswered();
+    if (frame.ref === PROBE_REF) return; // the probe's own answer: nobody else asked
     switch (frame.type) {
       case SERVER_FRAMES.AUTH_OK: {
         const first = !this.authed;
         clearTimeout(this.authTimer);
         this.authed = true;
         this.attempt = 0;
-        if (first) this.afterAuth();
+        if (first) this.afterAuth(frame);
         return;
       }
       case SERVER_FRAMES.REAUTH_REQUIRED:
@@ -137,12 +177,23 @@ export class ChatSocket extends EventTarget {
     }
   }
 
-  afterAuth() {
+  /**
+   * Rooms the page holds up to a cursor are resumed from it (their missed events replayed),
+   * the others joined; the user stream resumes from its cursor too (none on the first
+   * connection: auth_ok's user_seq is where it starts).
+   */
+  afterAuth(authOk) {
     this.setState("open");
-    for (const id of this.rooms) this.sendRaw({ type: "join", room_id: id });
-    const points = this.resumePoints();
-    if (Object.keys(points).length) this.sendRaw({ type: "resume", rooms: points });
-    this.dispatchEvent(new Event("ready"));
+    const { rooms: cursors, user_seq: userSeq } = this.resumePoints();
+    const rooms = {};
+    for (const id of this.rooms) {
+      if (String(id) in cursors) rooms[String(id)] = cursors[String(id)];
+      else this.sendRaw({ type: CLIENT_FRAMES.JOIN, room_id: id });
+    }
+    const resume = { type: CLIENT_FRAMES.RESUME, rooms };
+    if (userSeq !== null && userSeq !== undefined) resume.user_seq = userSeq;
+    if (Object.keys(rooms).length || "user_seq" in resume) this.sendRaw(resume);
+    this.dispatchEvent(new CustomEvent("ready", { detail: authOk }));
   }
 
   async reauth() {
@@ -157,6 +208,8 @@ export class ChatSocket extends EventTarget {
 
   onClose(ev) {
     clearTimeout(this.authTimer);
+    clearTimeout(this.probeTimer);
+    this.probeTimer = null;
     this.ws = null;
     const wasAuthed = this.authed;
     this.authed = false;
@@ -207,11 +260,11 @@ export class ChatSocket extends EventTarget {
     const id = Number(roomId);
     if (this.rooms.has(id)) return; // already joined (or will be, right after auth)
     this.rooms.add(id);
-    this.send({ type: "join", room_id: id });
+    this.send({ type: CLIENT_FRAMES.JOIN, room_id: id });
   }
 
   leave(roomId) {
     this.rooms.delete(Number(roomId));
-    this.send({ type: "leave", room_id: Number(roomId) });
+    this.send({ type: CLIENT_FRAMES.LEAVE, room_id: Number(roomId) });
   }
 }

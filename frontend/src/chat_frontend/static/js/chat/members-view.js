@@ -1,4 +1,5 @@
 // Right column: the active room's members, online ones first, each with a DM button.
+import { members as memberList } from "../selectors.js";
 import { el } from "../ui.js";
 
 export class MembersView {
@@ -16,7 +17,7 @@ export class MembersView {
       this.count.textContent = "";
       return;
     }
-    const members = [...rs.members.values()];
+    const members = memberList(this.store, rs.room.id);
     const online = (u) => rs.online.has(u.id);
     members.sort((a, b) => Number(online(b)) - Number(online(a)) || (a.display_name || a.username).localeCompare(b.display_name || b.username));
     this.count.textContent = `${members.filter(online).length} online`;

@@ -1,6 +1,8 @@
-// The message list: keyed rendering (no full rebuilds, so scroll position and an open
-// edit box survive live updates), infinite scroll up, stick-to-bottom for new messages.
+// The message list of the open room: keyed rendering (no full rebuilds, so scroll position
+// and an open edit box survive live updates), infinite scroll up, stick-to-bottom for new
+// messages. Which message is being edited or confirmed is this view's own; the rest it reads.
 import { LIMITS } from "../protocol.js";
+import { displayName, timeline } from "../selectors.js";
 import { el, formatTimestamp } from "../ui.js";
 
 export class MessagesView {
@@ -12,19 +14,19 @@ export class MessagesView {
     this.startNote = startNote;
     this.actions = actions; // {edit(msg, content), remove(msg), retry(pending), loadOlder(), userNeeded(id)}
     this.nodes = new Map(); // key -> {node, version}
-    this.roomId = null;
+    this.roomId = null; // the room the list shows; follows store.activeRoomId
     this.editing = null; // message id being edited
     this.confirming = null; // message id awaiting delete confirmation
     this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
   }
 
-  show(roomId) {
+  /** Another room opened: a fresh list, scrolled to its newest message. */
+  switchTo(roomId) {
     this.roomId = roomId;
     this.editing = null;
     this.confirming = null;
     this.nodes.clear();
     this.list.replaceChildren();
-    this.render({ toBottom: true });
   }
 
   atBottom() {
@@ -36,18 +38,22 @@ export class MessagesView {
     if (this.scroller.scrollTop < 120) this.actions.loadOlder();
   }
 
-  setLoading(loading) {
-    this.loadingNote.hidden = !loading;
+  render() {
+    const switched = this.roomId !== this.store.activeRoomId;
+    if (switched) this.switchTo(this.store.activeRoomId);
+    const rs = this.store.room(this.roomId);
+    this.loadingNote.hidden = !rs?.loading;
+    if (!rs) return;
+    const stick = switched || this.atBottom();
+    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
+    this.renderItems(timeline(this.store, this.roomId));
+    this.startNote.hidden = !(rs.loaded && !rs.hasMoreBefore);
+    if (stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+    else this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom; // keep view on prepend
   }
 
-  render({ toBottom = false } = {}) {
-    if (this.roomId === null) return;
-    const rs = this.store.room(this.roomId);
-    if (!rs) return;
-    const stick = toBottom || this.atBottom();
-    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
-
-    const items = this.store.timeline(this.roomId);
+  /** Reuse the node of every item whose version is unchanged; move, add, drop the rest. */
+  renderItems(items) {
     const keep = new Set();
     let cursor = this.list.firstElementChild;
     for (const item of items) {
@@ -74,9 +80,6 @@ export class MessagesView {
         this.nodes.delete(key);
       }
     }
-    this.startNote.hidden = !(rs.loaded && !rs.hasMoreBefore);
-    if (stick) this.scroller.scrollTop = this.scroller.scrollHeight;
-    else this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom; // keep view on prepend
   }
 
   renderItem(item) {
@@ -90,7 +93,7 @@ export class MessagesView {
     const head = el(
       "div",
       { class: "message-head" },
-      el("span", { class: "author", testid: "message-author", text: this.store.displayName(item.sender_id) }),
+      el("span", { class: "author", testid: "message-author", text: displayName(this.store, item.sender_id) }),
       el("time", { testid: "message-time", datetime: item.created_at, title: when.full, text: when.short }),
       item.edited_at && !item.deleted ? el("span", { class: "edited", testid: "message-edited", text: "(edited)" }) : null,
     );
@@ -210,6 +213,6 @@ function versionOf(item, editing, confirming, store) {
     item.status || "",
     editing === item.id ? "e" : "",
     confirming === item.id ? "c" : "",
-    store.displayName(item.sender_id),
+    displayName(store, item.sender_id),
   ].join("\u0000");
 }

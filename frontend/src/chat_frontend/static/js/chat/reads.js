@@ -5,6 +5,12 @@
 // and flushed, not cancelled, when the user switches rooms, hides or closes the tab. A marker
 // that could not be sent (offline, API down) stays pending and goes out on the next flush:
 // after a reconnect, when the network returns, or with the next marker.
+//
+// The count is the server's: the PUT answers the marker and the unread count from there,
+// and read.moved on our stream says the same when another tab or device moved it.
+import { EVENTS } from "../protocol.js";
+import { countIsStale } from "../selectors.js";
+
 const SEND_EVERY_MS = 1_000;
 
 export class ReadMarkers {
@@ -17,6 +23,24 @@ export class ReadMarkers {
     this.lastSent = new Map(); // roomId -> ms epoch of the last PUT
     this.timers = new Map(); // roomId -> trailing flush timer
     this.again = new Set(); // roomIds flushed while their PUT was on the wire: send once it ends
+  }
+
+  events() {
+    return { [EVENTS.READ_MOVED]: (f) => f.data && this.moved(f.data) };
+  }
+
+  /** read.moved: the server's marker and count; a marker sent from here is confirmed too. */
+  moved(read) {
+    const id = Number(read.room_id);
+    this.store.readMoved(read);
+    this.accepted(id, Number(read.last_read_seq));
+  }
+
+  /** The open room's messages are on screen (its history loaded, the tab visible): read. */
+  showActive() {
+    const rs = this.store.room(this.store.activeRoomId);
+    if (!rs || !rs.loaded || document.visibilityState !== "visible") return;
+    this.shown(rs.room.id, rs.latestSeq);
   }
 
   /** The room is on screen with every message up to `seq`: read locally now, tell the server. */
@@ -50,9 +74,10 @@ export class ReadMarkers {
     this.inflight.add(id);
     this.lastSent.set(id, Date.now());
     this.api.markRead(id, seq, { keepalive }).then(
-      () => {
+      (answer) => {
         this.inflight.delete(id);
         this.again.delete(id);
+        if (answer && answer.room_id !== undefined) this.store.readMoved(answer);
         this.accepted(id, seq);
         this.schedule(id); // shown meanwhile: goes out after the usual spacing
       },
@@ -77,6 +102,6 @@ export class ReadMarkers {
    * again instead of guessing (rare: history not loaded up to the room's head).
    */
   recountIfStale(id) {
-    if (this.store.countIsStale(id)) this.api.room(id).then((room) => this.store.upsertRoom(room), () => {});
+    if (countIsStale(this.store, id)) this.api.room(id).then((room) => this.store.refreshRoom(room), () => {});
   }
 }

@@ -1,5 +1,6 @@
 // Request/response over the socket: a frame carries a fresh `ref`, the gateway echoes it
 // in the matching ack/nack/error.
+import { SERVER_FRAMES } from "../protocol.js";
 
 export class RefRequests {
   constructor(socket, timeoutMs) {
@@ -29,7 +30,7 @@ export class RefRequests {
     if (!waiter) return false;
     this.waiting.delete(frame.ref);
     clearTimeout(waiter.timer);
-    if (frame.type === "ack") waiter.resolve(frame.message);
+    if (frame.type === SERVER_FRAMES.ACK) waiter.resolve(frame.message);
     else waiter.reject(new Error(frame.error || frame.message || "refused"));
     return true;
   }

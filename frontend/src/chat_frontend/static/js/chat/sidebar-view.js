@@ -1,13 +1,12 @@
 // Left column: my rooms and DMs with unread badges, the public room browser, user search.
 import { LIMITS } from "../protocol.js";
+import { displayName, unread as unreadCount } from "../selectors.js";
 import { el, errorText, plural, showMessage } from "../ui.js";
 
 export function roomLabel(store, rs) {
   if (rs.room.kind !== "dm") return rs.room.name;
-  // A DM is named after the other person once we know the members.
-  for (const [id, user] of rs.members) {
-    if (id !== store.me?.id) return user.display_name || user.username;
-  }
+  // A DM is named after the other person (by their name now) once we know the members.
+  for (const id of rs.members.keys()) if (id !== store.me?.id) return displayName(store, id);
   return rs.room.name || "Direct message";
 }
 
@@ -16,7 +15,7 @@ export class SidebarView {
     this.store = store;
     this.api = api;
     this.n = nodes; // {roomList, dmList, browser, publicList, createForm, createName, createKind, createError, searchForm, searchInput, searchResults}
-    this.actions = actions; // {open(roomId), joined(room), dm(userId)}
+    this.actions = actions; // {open(roomId), joined(room), leave(roomId), dm(userId), found(users)}
     this.searchTimer = null;
 
     this.n.createForm.addEventListener("submit", (ev) => this.createRoom(ev));
@@ -42,7 +41,8 @@ export class SidebarView {
 
   item(rs) {
     const active = this.store.activeRoomId === rs.room.id;
-    const unread = active ? 0 : this.store.unread(rs.room.id);
+    const unread = active ? 0 : unreadCount(this.store, rs.room.id);
+    const count = rs.room.member_count ?? rs.members.size;
     return el(
       "li",
       {},
@@ -52,7 +52,8 @@ export class SidebarView {
           type: "button",
           class: `room-item${active ? " active" : ""}${unread ? " has-unread" : ""}`,
           testid: "room-item",
-          dataset: { roomId: String(rs.room.id), kind: rs.room.kind, unread: String(unread) },
+          title: `${roomLabel(this.store, rs)} · ${plural(count, "member")}`,
+          dataset: { roomId: String(rs.room.id), kind: rs.room.kind, unread: String(unread), memberCount: String(count) },
           "aria-current": active ? "true" : null,
           onclick: () => this.actions.open(rs.room.id),
         },
@@ -146,7 +147,7 @@ export class SidebarView {
     if (!q) return this.n.searchResults.replaceChildren();
     try {
       const users = await this.api.searchUsers(q);
-      this.store.rememberUsers(users);
+      this.actions.found(users);
       const others = users.filter((u) => u.id !== this.store.me?.id);
       this.n.searchResults.replaceChildren(
         ...others.map((u) =>

@@ -1,21 +1,21 @@
-// Chat page bootstrap: restore the session, wire store + socket + views.
+// Chat page bootstrap: restore the session, build the store, socket, controllers and views,
+// and bind the page's buttons. State changes only in store.js; views render what it emits.
 import { api, getToken, logout, onAuthChange, refresh, restoreSession, tokenValidFor } from "../api.js";
-import { ChatController } from "../chat/controller.js";
+import { startChat } from "../chat/app.js";
+import { ComposerView } from "../chat/composer-view.js";
 import { MembersView } from "../chat/members-view.js";
 import { MessagesView } from "../chat/messages-view.js";
-import { roomLabel, SidebarView } from "../chat/sidebar-view.js";
+import { Renderer } from "../chat/render.js";
+import { RoomView } from "../chat/room-view.js";
+import { SidebarView } from "../chat/sidebar-view.js";
+import { StatusView } from "../chat/status-view.js";
+import { TypingView } from "../chat/typing-view.js";
 import { config } from "../config.js";
+import { displayName, resumePoints } from "../selectors.js";
 import { ChatSocket } from "../socket.js";
 import { Store } from "../store.js";
-import { $, errorText, plural } from "../ui.js";
+import { $, errorText } from "../ui.js";
 
-const STATE_TEXT = {
-  connecting: "Connecting…",
-  open: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline — waiting for the network",
-  closed: "Disconnected",
-};
 const ROOM_POLL_MS = 30_000;
 
 function goLogin(reason) {
@@ -24,7 +24,6 @@ function goLogin(reason) {
 }
 
 async function main() {
-  const app = $("app");
   let user;
   try {
     user = await restoreSession();
@@ -36,169 +35,156 @@ async function main() {
   if (!user) return goLogin();
 
   const store = new Store();
-  store.me = user;
-  store.rememberUsers([user]);
-  $("current-user").textContent = user.display_name || user.username;
-
+  store.setMe(user);
   const socket = new ChatSocket({
     url: config.wsUrl,
     getToken,
     tokenValidFor,
     refresh,
-    resumePoints: () => store.resumePoints(),
+    resumePoints: () => resumePoints(store),
   });
+  const chat = startChat({ store, socket, api });
+  const report = (err) => store.setNotice(errorText(err));
+  const views = buildViews(store, chat, report);
+  subscribe(new Renderer(store), store, views);
+  bindPage(store, socket, chat, views, report);
 
-  const status = $("connection-status");
-  const banner = (text, state) => {
-    status.textContent = text;
-    status.dataset.state = state;
+  try {
+    await chat.rooms.loadRooms();
+  } catch (err) {
+    report(err);
+  }
+  socket.start();
+  setInterval(() => chat.rooms.loadRooms().catch(() => {}), ROOM_POLL_MS);
+  const fromHash = Number(new URLSearchParams(window.location.hash.slice(1)).get("room"));
+  if (fromHash && store.room(fromHash)) await chat.rooms.open(fromHash);
+  $("app").dataset.ready = "true";
+}
+
+/** Every view gets the store to read and actions that go to a controller. */
+function buildViews(store, chat, report) {
+  const { messages, presence } = chat;
+  // A DM opened from anywhere (search result, member list) ends the search.
+  const dm = (userId) => chat.rooms.dm(userId).then(() => sidebar.clearSearch(), report);
+  const sidebar = sidebarView(store, chat, report, dm);
+  return {
+    sidebar,
+    room: roomView(store, chat),
+    messages: messagesView(store, chat),
+    members: new MembersView({ store, list: $("member-list"), count: $("online-count"), actions: { dm } }),
+    typing: new TypingView({ store, node: $("typing-indicator") }),
+    composer: new ComposerView({
+      store,
+      form: $("composer-form"),
+      input: $("composer-input"),
+      actions: { draft: (text) => messages.setDraft(text), typing: () => presence.typing(), send: () => messages.send() },
+    }),
+    status: new StatusView({ store, node: $("connection-status") }),
   };
-  socket.addEventListener("state", (ev) => {
-    const { state, detail } = ev.detail;
-    banner(detail && state !== "open" ? `${STATE_TEXT[state]} (${detail})` : STATE_TEXT[state], state);
-  });
+}
 
-  const roomView = {
-    show(rs) {
-      const has = Boolean(rs);
-      $("no-room-selected").hidden = has;
-      $("room-head").hidden = !has;
-      $("message-scroller").hidden = !has;
-      $("composer-form").hidden = !has;
-      $("typing-indicator").textContent = "";
-      if (has) this.title(rs);
-      else document.title = "Chat";
-      app.classList.remove("show-sidebar");
-    },
-    title(rs) {
-      const label = roomLabel(store, rs);
-      $("room-title").textContent = label;
-      // The tab names the open room: "#general · Chat", a DM by the other person's name.
-      document.title = `${rs.room.kind === "dm" ? "" : "#"}${label} · Chat`;
-      const kind = { public: "public room", private: "private room", dm: "direct message" }[rs.room.kind] || rs.room.kind;
-      $("room-meta").textContent = `${kind} · ${plural(rs.room.member_count ?? rs.members.size, "member")}`;
-      $("leave-room-button").hidden = rs.room.kind === "dm";
-    },
+function sidebarView(store, { rooms, users }, report, dm) {
+  const nodes = {
+    roomList: $("room-list"),
+    dmList: $("dm-list"),
+    browser: $("room-browser"),
+    publicList: $("public-room-list"),
+    createForm: $("create-room-form"),
+    createName: $("create-room-name"),
+    createKind: $("create-room-kind"),
+    createError: $("create-room-error"),
+    searchForm: $("dm-search-form"),
+    searchInput: $("dm-search-input"),
+    searchResults: $("dm-search-results"),
   };
+  const actions = {
+    open: (id) => rooms.open(id).catch(report),
+    joined: (room) => rooms.joined(room).catch(report),
+    leave: (id) => rooms.leave(id),
+    dm,
+    found: (list) => users.found(list),
+  };
+  return new SidebarView({ store, api, nodes, actions });
+}
 
-  // Controller actions are bound lazily: the views are built before the controller.
-  let ctl;
-  const messages = new MessagesView({
+function roomView(store, { rooms }) {
+  const nodes = {
+    app: $("app"),
+    empty: $("no-room-selected"),
+    head: $("room-head"),
+    scroller: $("message-scroller"),
+    composer: $("composer-form"),
+    title: $("room-title"),
+    meta: $("room-meta"),
+    topic: $("room-topic"),
+    leave: $("leave-room-button"),
+    edit: $("room-edit-button"),
+    editForm: $("room-edit-form"),
+    editName: $("room-edit-name"),
+    editTopic: $("room-edit-topic"),
+    editCancel: $("room-edit-cancel"),
+    editError: $("room-edit-error"),
+  };
+  return new RoomView({ store, nodes, actions: { update: (id, change) => rooms.update(id, change) } });
+}
+
+function messagesView(store, { messages, history, users }) {
+  return new MessagesView({
     store,
     scroller: $("message-scroller"),
     list: $("message-list"),
     loadingNote: $("history-loading"),
     startNote: $("history-start"),
     actions: {
-      edit: (m, c) => ctl.edit(m, c),
-      remove: (m) => ctl.remove(m),
-      retry: (p) => ctl.retry(p),
-      loadOlder: () => ctl.loadOlder(),
-      userNeeded: (id) => ctl.userNeeded(id),
+      edit: (m, c) => messages.edit(m, c),
+      remove: (m) => messages.remove(m),
+      retry: (p) => messages.retry(p),
+      loadOlder: () => history.loadOlder(),
+      userNeeded: (id) => users.need(id),
     },
   });
-  const report = (err) => banner(errorText(err), "error");
-  const sidebar = new SidebarView({
-    store,
-    api,
-    nodes: {
-      roomList: $("room-list"),
-      dmList: $("dm-list"),
-      browser: $("room-browser"),
-      publicList: $("public-room-list"),
-      createForm: $("create-room-form"),
-      createName: $("create-room-name"),
-      createKind: $("create-room-kind"),
-      createError: $("create-room-error"),
-      searchForm: $("dm-search-form"),
-      searchInput: $("dm-search-input"),
-      searchResults: $("dm-search-results"),
-    },
-    actions: {
-      open: (id) => ctl.open(id).catch(report),
-      joined: (room) => ctl.joined(room).catch(report),
-      leave: (id) => ctl.leave(id),
-      dm: (userId) => ctl.dm(userId).catch(report),
-    },
-  });
-  const members = new MembersView({
-    store,
-    list: $("member-list"),
-    count: $("online-count"),
-    actions: { dm: (userId) => ctl.dm(userId).catch(report) },
-  });
-  ctl = new ChatController({ store, socket, views: { messages, sidebar, members, room: roomView }, banner });
+}
 
-  // One render pass per animation frame, however many store changes arrived.
-  const dirty = new Set();
-  let scheduled = false;
-  store.addEventListener("change", (ev) => {
-    dirty.add(ev.detail.kind);
-    if (!scheduled) {
-      scheduled = true;
-      requestAnimationFrame(() => {
-        scheduled = false;
-        const kinds = new Set(dirty);
-        dirty.clear();
-        const rs = store.room(store.activeRoomId);
-        // Badges derive from the messages held (store.unread), so messages re-render them.
-        if (kinds.has("rooms") || kinds.has("members") || kinds.has("messages")) {
-          sidebar.render();
-          if (rs) roomView.title(rs);
-        }
-        if (kinds.has("messages") || kinds.has("users")) messages.render();
-        if (kinds.has("members") || kinds.has("presence") || kinds.has("users")) members.render();
-        if (kinds.has("typing") || kinds.has("users")) renderTyping();
-      });
-    }
+/** Which store changes each view renders. The room view first: it unhides the list. */
+function subscribe(renderer, store, v) {
+  renderer.on(["active"], () => v.room.renderAddress(), { sync: true });
+  // A DM is named after the other person: their name changes with "users".
+  renderer.on(["active", "rooms", "members", "users"], () => v.room.render());
+  // Badges derive from the messages held (unread), so messages re-render the sidebar.
+  renderer.on(["active", "rooms", "members", "messages", "users"], () => v.sidebar.render());
+  renderer.on(["users"], () => {
+    $("current-user").textContent = displayName(store, store.me.id);
   });
+  renderer.on(["active", "messages", "users"], () => v.messages.render());
+  renderer.on(["active", "members", "presence", "users"], () => v.members.render());
+  renderer.on(["active", "typing", "users"], () => v.typing.render());
+  renderer.on(["active", "draft"], () => v.composer.render());
+  renderer.on(["connection"], () => v.status.render());
+}
 
-  const typingNode = $("typing-indicator");
-  function renderTyping() {
-    const ids = store.typingUsers(store.activeRoomId);
-    const names = ids.map((id) => store.displayName(id));
-    typingNode.textContent = !names.length
-      ? ""
-      : names.length === 1
-        ? `${names[0]} is typing…`
-        : names.length === 2
-          ? `${names[0]} and ${names[1]} are typing…`
-          : "Several people are typing…";
-  }
-  setInterval(renderTyping, 1000); // expire indicators
-
-  // Composer: Enter sends, Shift+Enter is a newline.
-  const input = $("composer-input");
-  $("composer-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    if (ctl.send(input.value)) input.value = "";
-    input.focus();
-  });
-  input.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      $("composer-form").requestSubmit();
-    }
-  });
-  input.addEventListener("input", () => ctl.typing());
-
+function bindPage(store, socket, chat, views, report) {
+  const { sidebar } = views;
   $("open-room-browser").addEventListener("click", () => sidebar.openBrowser());
   $("close-room-browser").addEventListener("click", () => sidebar.closeBrowser());
   $("room-browser").addEventListener("click", (ev) => ev.target === ev.currentTarget && sidebar.closeBrowser());
   document.addEventListener("keydown", (ev) => ev.key === "Escape" && sidebar.closeBrowser());
-  $("leave-room-button").addEventListener("click", () => store.activeRoomId && ctl.leave(store.activeRoomId).catch(report));
+  $("leave-room-button").addEventListener("click", () => store.activeRoomId && chat.rooms.leave(store.activeRoomId).catch(report));
   for (const [button, cls] of [["toggle-sidebar", "show-sidebar"], ["toggle-members", "show-members"]]) {
     $(button).addEventListener("click", () => {
-      const on = app.classList.toggle(cls);
+      const on = $("app").classList.toggle(cls);
       $(button).setAttribute("aria-expanded", String(on));
     });
   }
   // A marker is never lost: hidden or closed tabs send what they showed, the network coming
   // back sends what failed.
-  document.addEventListener("visibilitychange", () => (document.visibilityState === "visible" ? ctl.showRead() : ctl.reads.flush()));
-  window.addEventListener("pagehide", () => ctl.reads.flush({ keepalive: true }));
-  window.addEventListener("online", () => ctl.reads.flush());
+  const { reads } = chat;
+  document.addEventListener("visibilitychange", () => (document.visibilityState === "visible" ? reads.showActive() : reads.flush()));
+  window.addEventListener("pagehide", () => reads.flush({ keepalive: true }));
+  window.addEventListener("online", () => reads.flush());
+  bindSignOut(socket);
+}
 
+function bindSignOut(socket) {
   let leaving = false;
   $("logout-button").addEventListener("click", async () => {
     leaving = true;
@@ -217,18 +203,6 @@ async function main() {
       goLogin("signed-out");
     }
   });
-
-  try {
-    await ctl.loadRooms();
-  } catch (err) {
-    report(err);
-  }
-  socket.start();
-  setInterval(() => ctl.loadRooms().catch(() => {}), ROOM_POLL_MS);
-  const fromHash = Number(new URLSearchParams(window.location.hash.slice(1)).get("room"));
-  if (fromHash && store.room(fromHash)) await ctl.open(fromHash);
-  else roomView.show(null);
-  app.dataset.ready = "true";
 }
 
 main();
