@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chat_testkit.client import User, login, rest
 from e2e_stack import Stack
-from e2e_ui import Person, api_login, new_person
+from e2e_ui import Person, new_person
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -32,19 +33,18 @@ class Duo:
     stack: Stack
     alice: Person
     bob: Person
-    alice_token: str
+    alice_api: User
 
     def as_alice(self, method: str, path: str, body: Body = None) -> Any:
         """Alice's REST call through nginx (her own session, beside her browser's)."""
-        return self.call(self.alice_token, method, path, body)
+        return self.call(self.alice_api, method, path, body)
 
     def as_user(self, person: Person, method: str, path: str, body: Body = None) -> Any:
-        token, _ = api_login(self.stack.http, person.username, person.password)
-        return self.call(token, method, path, body)
+        user = login(self.stack.http, person.username, person.password)
+        return self.call(user, method, path, body)
 
-    def call(self, token: str, method: str, path: str, body: Body) -> Any:
-        headers = {"Authorization": f"Bearer {token}"}
-        r = self.stack.http.request(method, path, headers=headers, json=body)
+    def call(self, user: User, method: str, path: str, body: Body) -> Any:
+        r = rest(self.stack.http, method, path.removeprefix("/api"), user, json=body)
         assert r.is_success, f"{method} {path}: {r.status_code} {r.text}"
         return r.json() if r.content else None
 
@@ -59,9 +59,9 @@ def duo(stack: Stack, browser: Browser, e2e_artifacts: Path) -> Iterator[Duo]:
     tag = uuid.uuid4().hex[:4]
     alice = new_person(browser, stack.http, e2e_artifacts, "alice-live", f"Alice {tag}")
     bob = new_person(browser, stack.http, e2e_artifacts, "bob-live", f"Bob {tag}")
-    token, _ = api_login(stack.http, alice.username, alice.password)
+    alice_api = login(stack.http, alice.username, alice.password)
     try:
-        yield Duo(stack, alice, bob, token)
+        yield Duo(stack, alice, bob, alice_api)
         assert alice.errors == [] and bob.errors == []
     finally:
         for person in (alice, bob):
