@@ -39,7 +39,8 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
     """Subscribe the socket to a room (buffering) and return the Room from the API.
 
     The socket is indexed before the API call so nothing published meanwhile is lost;
-    on refusal it is removed again and ApiError propagates.
+    on refusal it is removed again and ApiError propagates, as it does when the user's
+    member.left/removed unsubscribed the socket while the call was under way.
     """
     existing = conn.rooms.get(room_id)
     if existing is None:
@@ -47,6 +48,7 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
         ctx.index.join(conn, room_id)
     elif existing.buffer is None:
         existing.buffer = []
+    state = conn.rooms[room_id]
     try:
         room: dict[str, Any] = await ctx.api.get_room(conn.token, room_id)
     except ApiError as exc:
@@ -62,6 +64,13 @@ async def attach(ctx: GatewayContext, conn: Connection, room_id: int) -> dict[st
     conn.rejoining.discard(room_id)
     if existing is None:
         await ctx.presence.joined(room_id, conn.user_id)
+    if conn.rooms.get(room_id) is not state:
+        # The user's member.left/removed came in while we awaited the API or presence (a
+        # leave committed just after the API's read) and unsubscribed the socket: refused,
+        # as the API would refuse it now.
+        if existing is None:
+            await ctx.presence.left(room_id, conn.user_id)
+        raise ApiError(403, "not a member of this room")
     return room
 
 

@@ -1,8 +1,9 @@
 """Test-side clients shared by every suite that talks to the real services: REST helpers
 for the API, `Client` (one socket recording every frame) and `Resilient`, a well-behaved
 app client (reconnect across replicas + resume + gap fill + resend; retryable nacks are
-retried on the same socket with backoff, and a message still unacknowledged after
-`give_up_seconds` is reported failed, as an app shows the user)."""
+retried on the same socket with backoff, and a message or change still unacknowledged after
+`give_up_seconds` is reported failed, as an app shows the user; rooms joined and left as the
+user does over REST)."""
 
 from __future__ import annotations
 
@@ -194,8 +195,15 @@ def handshake_status(exc: BaseException) -> int:
 class Resilient:
     """Reconnects across replicas with exponential backoff + full jitter, resumes each room
     from the event seq it holds, fills event seq gaps, resends unacked messages (same
-    client_msg_id), retries retryable nacks, and reports a message failed after
-    `give_up_seconds`. `seen` holds each message's newest version, as a browser would."""
+    client_msg_id) and unanswered edits/deletes, retries retryable nacks, and reports a
+    message or change failed after `give_up_seconds`. `seen` holds each message's newest
+    version, as a browser would.
+
+    `rooms` are the rooms the user is in, the ones a reconnect resumes. After the user
+    joined one over REST, `join_room` sends `join` on the socket (the next resume includes
+    it), then fills what happened since its cursor with `fetch`; after they left one,
+    `leave_room` drops it from the resume (the gateway unsubscribed the socket on the
+    member.left event). Every frame goes out through `_send` and comes in through `_on`."""
 
     urls: list[str]
     user: User
@@ -228,6 +236,13 @@ class Resilient:
     first_sent: dict[str, float] = field(default_factory=dict)
     _retry_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _attempts: dict[str, int] = field(default_factory=dict)
+    # Edits and deletes by `ref`: the frame, then its ack's message or the nack's error.
+    changes: dict[str, Frame] = field(default_factory=dict)
+    changes_unacked: dict[str, Frame] = field(default_factory=dict)
+    changes_acked: dict[str, Frame] = field(default_factory=dict)
+    changes_failed: dict[str, str] = field(default_factory=dict)
+    # Rooms the resume on this socket asks for; none: ready at auth_ok.
+    _resuming: set[int] = field(default_factory=set)
 
     def start(self) -> None:
         for r in self.rooms:
@@ -256,6 +271,20 @@ class Resilient:
     def connected(self) -> bool:
         return self._ws is not None and self.ready.is_set()
 
+    @property
+    def in_flight(self) -> bool:
+        """A message or a change not yet acked nor reported failed."""
+        return bool(self.unacked or self.changes_unacked)
+
+    def _ready(self) -> None:
+        self.ready.set()
+        if self._down_since is not None:
+            self.outages.append(time.monotonic() - self._down_since)
+            self._down_since = None
+
+    async def _send(self, ws: ClientConnection, frame: Frame) -> None:
+        await ws.send(json.dumps(frame))
+
     async def _run(self) -> None:
         backoff = 0.1
         i = 0
@@ -265,12 +294,12 @@ class Resilient:
             try:
                 async with connect(url, origin=self.origin, open_timeout=5) as ws:  # type: ignore[arg-type]
                     self._ws = ws
-                    await ws.send(json.dumps({"type": "auth", "token": self.user.token}))
+                    await self._send(ws, {"type": "auth", "token": self.user.token})
                     await self._resume(ws, 0)
                     self.connects += 1
-                    for frame in list(self.unacked.values()):
+                    for frame in [*self.unacked.values(), *self.changes_unacked.values()]:
                         self.resends += 1
-                        await ws.send(json.dumps(frame))
+                        await self._send(ws, frame)
                     async for raw in ws:
                         await self._on(ws, json.loads(raw))
                         backoff = 0.1
@@ -288,12 +317,16 @@ class Resilient:
                 backoff = min(backoff * 2, 2.0)
 
     def expire(self) -> None:
-        """Give up on messages unacked for too long: the app shows them as failed."""
+        """Give up on messages and changes unacked for too long: the app shows them failed."""
         now = time.monotonic()
-        for cmid in list(self.unacked):
-            if now - self.first_sent.get(cmid, now) > self.give_up_seconds:
-                self.unacked.pop(cmid)
-                self.failed[cmid] = "timed out"
+        for pending, failed in (
+            (self.unacked, self.failed),
+            (self.changes_unacked, self.changes_failed),
+        ):
+            for key in list(pending):
+                if now - self.first_sent.get(key, now) > self.give_up_seconds:
+                    pending.pop(key)
+                    failed[key] = "timed out"
 
     async def _on(self, ws: ClientConnection, f: Frame) -> None:
         t = f["type"]
@@ -302,26 +335,39 @@ class Resilient:
             task = asyncio.create_task(self._resume(ws, random.uniform(0.2, 1.0)))
             self._retry_tasks.add(task)
             task.add_done_callback(self._retry_tasks.discard)
+        elif t == "auth_ok" and not self._resuming:
+            self._ready()  # in no room: nothing to resume
         elif t in ("resumed", "reset", "fetched"):
             self._hold(f["room_id"], f["event_seq"])
             if t != "fetched":
-                self.ready.set()
-            if t != "fetched" and self._down_since is not None:
-                self.outages.append(time.monotonic() - self._down_since)
-                self._down_since = None
+                self._ready()
+        elif t == "joined" and f["room_id"] in self.seen:
+            # Subscribed from the room's head: fetch what happened since the state we hold
+            # (while the user was out), as for a seq jump.
+            room = f["room_id"]
+            if f["event_seq"] > self.cursor.get(room, 0):
+                self.gaps += 1
+                after = self.cursor.get(room, 0)
+                await self._send(ws, {"type": "fetch", "room_id": room, "after_event_seq": after})
         elif t == "event" and f["room_id"] in self.seen:
             await self._on_event(ws, f)
         elif t == "ack" and "client_msg_id" in f:
             self.acked[f["client_msg_id"]] = f["message"]
             self.unacked.pop(f["client_msg_id"], None)
-        elif t == "nack" and "client_msg_id" in f:
+        elif t == "ack" and "message_id" in f and f.get("ref") in self.changes_unacked:
+            self.changes_unacked.pop(f["ref"])
+            self.changes_acked[f["ref"]] = f["message"]
+        elif t == "nack" and ("client_msg_id" in f or "message_id" in f):
             self.nacks += 1
-            cmid = f["client_msg_id"]
+            if "client_msg_id" in f:
+                key, pending, failed = f["client_msg_id"], self.unacked, self.failed
+            else:
+                key, pending, failed = f.get("ref"), self.changes_unacked, self.changes_failed
             if not f["retryable"]:
-                if self.unacked.pop(cmid, None) is not None:
-                    self.failed[cmid] = str(f.get("error", "refused"))
-            elif cmid in self.unacked:
-                task = asyncio.create_task(self._retry(cmid))
+                if pending.pop(key, None) is not None:
+                    failed[key] = str(f.get("error", "refused"))
+            elif key in pending:
+                task = asyncio.create_task(self._retry(key, pending))
                 self._retry_tasks.add(task)
                 task.add_done_callback(self._retry_tasks.discard)
 
@@ -342,8 +388,7 @@ class Resilient:
         if event_seq > cursor + 1:
             self.ahead.setdefault(room, set()).add(event_seq)
             self.gaps += 1
-            fetch = {"type": "fetch", "room_id": room, "after_event_seq": cursor}
-            await ws.send(json.dumps(fetch))
+            await self._send(ws, {"type": "fetch", "room_id": room, "after_event_seq": cursor})
         else:
             self._hold(room, event_seq)
 
@@ -353,24 +398,27 @@ class Resilient:
             # the resume, and the gateway refuses messages for rooms the socket has not joined.
             await asyncio.sleep(delay)
         rooms = {str(r): self.cursor.get(r, 0) for r in self.rooms}
+        self._resuming = set(self.rooms)
+        if not rooms and delay:
+            self._ready()  # asked again after the user left its last room: nothing to resume
         try:
-            await ws.send(json.dumps({"type": "resume", "rooms": rooms, "ref": "resume"}))
+            await self._send(ws, {"type": "resume", "rooms": rooms, "ref": "resume"})
         except ConnectionClosed:
             pass
 
-    async def _retry(self, cmid: str) -> None:
+    async def _retry(self, key: str, pending: dict[str, Frame]) -> None:
         """A retryable nack: resend the same frame after a jittered pause (same socket if up)."""
         # Exponential backoff with full jitter per message, so an outage is not hammered.
-        attempt = self._attempts[cmid] = self._attempts.get(cmid, 0) + 1
+        attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
         await asyncio.sleep(random.uniform(0.05, min(0.2 * 2**attempt, 3.0)))
         self.expire()
-        frame = self.unacked.get(cmid)
+        frame = pending.get(key)
         ws = self._ws
         if frame is None or ws is None:
             return  # acked meanwhile, failed, or resent by the next reconnect
         try:
             self.resends += 1
-            await ws.send(json.dumps(frame))
+            await self._send(ws, frame)
         except ConnectionClosed:
             pass
 
@@ -380,13 +428,46 @@ class Resilient:
         self.sent[cmid] = frame
         self.unacked[cmid] = frame
         self.first_sent[cmid] = time.monotonic()
+        await self._send_now(frame)
+        return cmid
+
+    async def _send_now(self, frame: Frame) -> None:
         ws = self._ws
         if ws is not None:
             try:
-                await ws.send(json.dumps(frame))
+                await self._send(ws, frame)
             except ConnectionClosed:
                 pass  # resent after reconnect
-        return cmid
+
+    async def edit(self, message_id: int, content: str) -> str:
+        """Edit an own message over the socket; returns the change's `ref`."""
+        return await self._change({"type": "edit", "message_id": message_id, "content": content})
+
+    async def delete(self, message_id: int) -> str:
+        """Delete an own message over the socket; returns the change's `ref`."""
+        return await self._change({"type": "delete", "message_id": message_id})
+
+    async def _change(self, frame: Frame) -> str:
+        ref = "c-" + uuid.uuid4().hex[:12]
+        frame = {**frame, "ref": ref}
+        self.changes[ref] = frame
+        self.changes_unacked[ref] = frame
+        self.first_sent[ref] = time.monotonic()
+        await self._send_now(frame)
+        return ref
+
+    async def join_room(self, room: int) -> None:
+        """The user joined `room` (over REST): subscribe this socket; resumes include it."""
+        if room not in self.rooms:
+            self.rooms.append(room)
+        self.seen.setdefault(room, {})
+        await self._send_now({"type": "join", "room_id": room})
+
+    def leave_room(self, room: int) -> None:
+        """The user left `room` (over REST): later resumes leave it out. What the client
+        holds of it stays as it was."""
+        if room in self.rooms:
+            self.rooms.remove(room)
 
     def drop(self) -> None:
         """Cut the TCP connection without a closing handshake (a network blip)."""
