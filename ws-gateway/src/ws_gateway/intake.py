@@ -28,6 +28,9 @@ def wire(ctx: GatewayContext, spawn: Spawn) -> None:
         for conn in ctx.index.user_sockets(user_id):
             conn.rejoining.discard(room_id)
             if room_id in conn.rooms:
+                # What a running replay held back (this member.left among it) goes out
+                # first: once unsubscribed, the buffer would be dropped with the state.
+                conn.finish_replay(room_id)
                 ctx.index.leave(conn, room_id)
                 spawn(ctx.presence.left(room_id, user_id))
 

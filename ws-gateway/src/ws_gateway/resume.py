@@ -85,6 +85,8 @@ async def replay(
     state = conn.rooms.get(room_id)
     sent, head = 0, after
     async for page in ctx.api.room_events(conn.token, room_id, after):
+        if state is not None and conn.rooms.get(room_id) is not state:
+            break  # the member left meanwhile (intake.py unsubscribed the socket)
         head = max(head, page.head)
         for item in page.events:
             fresh = state is None or state.accept(item.event_seq)
@@ -108,7 +110,8 @@ async def resume_room(ctx: GatewayContext, conn: Connection, room_id: int, after
             return
         state.restart_at(after)
         head = await replay(ctx, conn, room_id, after)
-        conn.send(out_frames.resumed(room_id, last_seq, head))
+        if conn.rooms.get(room_id) is state:  # else the member left during the replay
+            conn.send(out_frames.resumed(room_id, last_seq, head))
     finally:
         conn.finish_replay(room_id)
 

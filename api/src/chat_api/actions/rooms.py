@@ -204,6 +204,7 @@ async def update_room(
     new_name = room.name if name is None else name
     new_topic = room.topic if topic is None else topic
     if (new_name, new_topic) != (room.name, room.topic):
+        await lock_room(session, room_id)  # before the row is written (store_pg.py: why)
         room.name, room.topic = new_name, new_topic
         await session.flush()
         data = RoomUpdatedData(id=room_id, name=new_name, topic=new_topic, actor_id=user_id)

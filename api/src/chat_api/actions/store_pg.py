@@ -44,9 +44,13 @@ JOIN unnest(%(senders)s::bigint[], %(ids)s::varchar[]) AS k(sender_id, client_ms
   ON m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id
 """
 
-# Room rows are locked in id order (MATERIALIZED keeps the lock step first) so batches
-# sharing rooms queue instead of deadlocking, and the locks last to the commit: seqs appear
-# in commit order with no gap. Within a room, seqs follow item order (a sender's send
+# Every writer of a room's row first takes the room's advisory lock (streams.room_lock), and
+# a batch takes its rooms' in id order: batches sharing rooms queue instead of deadlocking,
+# and the locks last to the commit, so seqs appear in commit order with no gap. Not row
+# locks: a row locked by FOR UPDATE and then updated in the same statement is locked twice
+# (the UPDATE re-finds the row a concurrent commit replaced), and waiting that second time
+# behind the writers queued on the row deadlocked with them (concurrent edits and joins).
+# Within a room, seqs follow item order (a sender's send
 # order). Rows are inserted in (sender, client id) order so batches racing on the same
 # client ids wait for each other's unique-index entries in one global order. A sender's
 # read marker moves (forward only) to their newest message. An item whose room row is gone
@@ -60,8 +64,8 @@ WITH items AS (
 ), counts AS (
     SELECT room_id, count(*) AS n FROM items GROUP BY room_id
 ), locked AS MATERIALIZED (
-    SELECT id FROM rooms WHERE id IN (SELECT room_id FROM counts)
-    ORDER BY id FOR NO KEY UPDATE
+    SELECT room_id AS id, pg_advisory_xact_lock(room_id) AS held
+    FROM (SELECT room_id FROM counts ORDER BY room_id) AS ordered
 ), bumped AS (
     UPDATE rooms SET last_seq = rooms.last_seq + counts.n,
                      last_event_seq = rooms.last_event_seq + counts.n

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from chat_contracts.events import EventType, room_event, user_event
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.actions.outbox import Outbox
@@ -19,8 +19,17 @@ from chat_api.errors import NotFound
 from chat_api.models import Room, RoomEvent, User, UserEvent, utcnow
 
 
+async def room_lock(session: AsyncSession, room_id: int) -> None:
+    """The room's advisory lock (PostgreSQL; to the commit), taken before its row is written,
+    as the batch store takes it (store_pg.py says why not the row lock alone). SQLite has
+    one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(room_id)))
+
+
 async def next_room_seq(session: AsyncSession, room_id: int) -> int:
-    """Takes the room row's lock (to the commit) and the next event seq of its stream."""
+    """Takes the room's lock (to the commit) and the next event seq of its stream."""
+    await room_lock(session, room_id)
     seq = await session.scalar(
         update(Room)
         .where(Room.id == room_id)
@@ -35,6 +44,7 @@ async def next_room_seq(session: AsyncSession, room_id: int) -> int:
 async def lock_room(session: AsyncSession, room_id: int) -> None:
     """Takes the room row's lock now (to the commit): what is read after it includes every
     change committed before this one in stream order (a member count)."""
+    await room_lock(session, room_id)
     await session.execute(select(Room.id).where(Room.id == room_id).with_for_update(key_share=True))
 
 

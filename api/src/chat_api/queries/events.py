@@ -3,9 +3,10 @@
 A room's stream is two tables: each message row is its own latest event (`version`), and
 room_events holds the rest. Merged by event seq, a page hands out each changed message
 once in its current state; an older version of it was superseded, so the seq it had is
-simply skipped. `head` is read first: a page with `has_more` false brings the client at
-least to the state as of `head` (it may also hold later events, which a live copy or the
-next replay only repeats, and clients apply events idempotently).
+simply skipped. `head` is read first and nothing above it is handed out: each query runs
+in its own snapshot, and an event committed after the head was read could otherwise come
+without an earlier one committed just before it. Those arrive live (or in the next page),
+so a page with `has_more` false brings the client exactly to the state as of `head`.
 """
 
 from __future__ import annotations
@@ -29,16 +30,18 @@ async def room_events(
     session: AsyncSession, *, user_id: int, room_id: int, after: int, limit: int
 ) -> EventPage:
     await require_member(session, room_id=room_id, user_id=user_id)
-    head = await session.scalar(select(Room.last_event_seq).where(Room.id == room_id))
+    head = int(await session.scalar(select(Room.last_event_seq).where(Room.id == room_id)) or 0)
     messages = await session.scalars(
         select(Message)
-        .where(Message.room_id == room_id, Message.version > after)
+        .where(Message.room_id == room_id, Message.version > after, Message.version <= head)
         .order_by(Message.version)
         .limit(limit + 1)
     )
     others = await session.scalars(
         select(RoomEvent)
-        .where(RoomEvent.room_id == room_id, RoomEvent.event_seq > after)
+        .where(
+            RoomEvent.room_id == room_id, RoomEvent.event_seq > after, RoomEvent.event_seq <= head
+        )
         .order_by(RoomEvent.event_seq)
         .limit(limit + 1)
     )
@@ -57,18 +60,20 @@ async def room_events(
         for e in others
     ]
     events.sort(key=lambda e: e.event_seq)
-    return EventPage(events=events[:limit], head=int(head or 0), has_more=len(events) > limit)
+    return EventPage(events=events[:limit], head=head, has_more=len(events) > limit)
 
 
 async def user_events(session: AsyncSession, *, user_id: int, after: int, limit: int) -> EventPage:
-    head = await session.scalar(select(User.last_event_seq).where(User.id == user_id))
+    head = int(await session.scalar(select(User.last_event_seq).where(User.id == user_id)) or 0)
     rows = await session.scalars(
         select(UserEvent)
-        .where(UserEvent.user_id == user_id, UserEvent.event_seq > after)
+        .where(
+            UserEvent.user_id == user_id, UserEvent.event_seq > after, UserEvent.event_seq <= head
+        )
         .order_by(UserEvent.event_seq)
         .limit(limit + 1)
     )
     events = [
         StreamEvent(event=EventType(e.kind), event_seq=e.event_seq, data=e.data) for e in rows
     ]
-    return EventPage(events=events[:limit], head=int(head or 0), has_more=len(events) > limit)
+    return EventPage(events=events[:limit], head=head, has_more=len(events) > limit)
