@@ -183,3 +183,21 @@ class StubGateway:
 @pytest.fixture
 def stub_gateway() -> StubGateway:
     return StubGateway()
+
+
+@pytest.fixture
+def js(chromium_browser: Any, frontend: Frontend, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page of the real frontend with the test module's `SETUP` script evaluated (the
+    modules under test imported into `window.__t`); a page error fails the test."""
+    context = chromium_browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(frontend.url + "/login", wait_until="networkidle")
+    page.evaluate(request.module.SETUP)
+    page.evaluate("window.__t")
+    try:
+        yield page
+    finally:
+        context.close()
+        assert errors == []

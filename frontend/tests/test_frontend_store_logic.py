@@ -3,9 +3,6 @@ no bundler)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -31,22 +28,6 @@ window.__t = (async () => {
   Object.assign(window, { countIsStale, resumePoints, timeline, unread });
 })();
 """
-
-
-@pytest.fixture
-def js(chromium_browser, frontend) -> Iterator[Any]:
-    context = chromium_browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(frontend.url + "/login", wait_until="networkidle")
-    page.evaluate(SETUP)
-    page.evaluate("window.__t")
-    try:
-        yield page
-    finally:
-        context.close()
-        assert errors == []
 
 
 def test_history_then_live_events_dedupe_by_seq(js) -> None:

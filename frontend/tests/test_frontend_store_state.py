@@ -3,9 +3,6 @@ be written, drafts are per room, a typist's message ends their typing; and the f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -39,22 +36,6 @@ window.__t = (async () => {
   Object.assign(window, { Store, selectors, frameTable, room, msg, fresh, snapshot });
 })();
 """
-
-
-@pytest.fixture
-def js(chromium_browser, frontend) -> Iterator[Any]:
-    context = chromium_browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(frontend.url + "/login", wait_until="networkidle")
-    page.evaluate(SETUP)
-    page.evaluate("window.__t")
-    try:
-        yield page
-    finally:
-        context.close()
-        assert errors == []
 
 
 # Each public Store method once, with arguments that change something (in this order).

@@ -4,9 +4,6 @@ from the server moved by events, member/room/user events, and the frame and even
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -89,22 +86,6 @@ window.__t = (async () => {
   });
 })();
 """
-
-
-@pytest.fixture
-def js(chromium_browser, frontend) -> Iterator[Any]:
-    context = chromium_browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(frontend.url + "/login", wait_until="networkidle")
-    page.evaluate(SETUP)
-    page.evaluate("window.__t")
-    try:
-        yield page
-    finally:
-        context.close()
-        assert errors == []
 
 
 # ---- cursors and gaps ---------------------------------------------------------------------------
