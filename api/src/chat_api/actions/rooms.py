@@ -43,6 +43,22 @@ async def create_room(
     return view
 
 
+async def _member_event(
+    session: AsyncSession,
+    outbox: Outbox,
+    room_id: int,
+    member: User,
+    actor_id: int,
+    kind: EventType,
+) -> None:
+    """The member.* event, with the count after the change."""
+    # Counted under the room's lock: before it, racing joins or leaves could count the same.
+    await lock_room(session, room_id)
+    count = await count_members(session, room_id)
+    data = MemberData(user=user_data(member), actor_id=actor_id, member_count=count)
+    await add_room_event(session, outbox, room_id, kind, data)
+
+
 async def _add_member(
     session: AsyncSession,
     publisher: Publisher,
@@ -62,11 +78,7 @@ async def _add_member(
         await session.rollback()  # the same end state
         return
     outbox = Outbox()
-    # Counted under the room's lock: before it, racing joins could count the same.
-    await lock_room(session, room_id)
-    count = await count_members(session, room_id)
-    data = MemberData(user=user_data(member), actor_id=actor_id, member_count=count)
-    await add_room_event(session, outbox, room_id, kind, data)
+    await _member_event(session, outbox, room_id, member, actor_id, kind)
     # Read under the room's lock, now held: history is there, but not counted as unread.
     await session.refresh(room)
     membership.last_read_seq = room.last_seq
@@ -92,10 +104,7 @@ async def _drop_member(
     if not getattr(gone, "rowcount", 0):
         await session.rollback()  # gone already (another device): nothing changed
         return
-    await lock_room(session, room_id)  # counted under it, as in _add_member
-    count = await count_members(session, room_id)
-    data = MemberData(user=user_data(member), actor_id=actor_id, member_count=count)
-    await add_room_event(session, outbox, room_id, kind, data)
+    await _member_event(session, outbox, room_id, member, actor_id, kind)
     reason = "left" if kind is EventType.MEMBER_LEFT else "removed"
     ref = RoomRefData(room_id=room_id, reason=reason)
     await add_user_events(session, outbox, EventType.ROOM_REMOVED, [(member_id, ref)])
