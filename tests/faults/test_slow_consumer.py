@@ -12,7 +12,7 @@ from chat_testkit.client import eventually
 from fault_oracle import check_oracle, percentile
 from fault_rawws import OP_TEXT, RawSocket, build_frame
 from fault_scenario import latencies, spread, stop_all, traffic
-from fault_stack import ORIGIN, Api, Gateway
+from fault_stack import ORIGIN, Api, Gateway, metric_sum, scrape
 
 BIG = "y" * 3990  # large frames fill the stalled socket's buffers sooner
 
@@ -39,6 +39,24 @@ async def _stalled_socket(gw: Gateway, token: str, room: int) -> RawSocket:
     return raw
 
 
+def _cuts(gw: Gateway) -> float:
+    return metric_sum(scrape(gw.ops + "/metrics"), "chat_gateway_slow_consumers_total")
+
+
+async def _read_once_cut(gw: Gateway, stalled: RawSocket, before: float) -> int | None:
+    """Resume reading as soon as the gateway has cut the socket, and return its close code.
+
+    The gateway's close waits CLOSE_TIMEOUT_SECONDS for the peer to read up to its close
+    frame, then aborts. Resuming only after the whole load phase made the code depend on
+    the machine's speed (a slow run outlasted the timeout and saw an abort, no 1013)."""
+    deadline = time.monotonic() + 90
+    while await asyncio.to_thread(_cuts, gw) <= before:
+        assert time.monotonic() < deadline, "the stalled socket was never cut"
+        await asyncio.sleep(0.02)
+    stalled.writer.transport.resume_reading()
+    return await stalled.close_code(timeout=30)
+
+
 async def test_slow_consumer_is_cut_and_others_unaffected(api: Api, pair: list[Gateway]) -> None:
     """A stalled reader is closed 1013; 50 others get everything; gateway RSS stays bounded."""
     clients, room = spread(api, pair, 50)
@@ -53,6 +71,7 @@ async def test_slow_consumer_is_cut_and_others_unaffected(api: Api, pair: list[G
     )
     rss_before = [g.rss_kib() for g in pair]
     stalled = await _stalled_socket(pair[0], clients[0].user.token, room)
+    closed = asyncio.create_task(_read_once_cut(pair[0], stalled, _cuts(pair[0])))
     started = time.monotonic()
     for i in range(3):
         for k, c in enumerate(clients):
@@ -67,8 +86,7 @@ async def test_slow_consumer_is_cut_and_others_unaffected(api: Api, pair: list[G
     )
     elapsed = time.monotonic() - started
     rss_after = [g.rss_kib() for g in pair]
-    stalled.writer.transport.resume_reading()
-    code = await stalled.close_code(timeout=30)
+    code = await closed
     # Light load: 20 small messages; heavy: 150 x 4 KB with the stalled reader present.
     # Reported, never asserted: timings depend on the machine.
     base = latencies(clients, base_ids)

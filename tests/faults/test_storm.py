@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from chat_testkit.client import User, create_room, eventually, rest, stored_messages
 from fault_client import register, users
 from fault_oracle import Report
-from fault_stack import ORIGIN, Api, Gateway
+from fault_stack import ORIGIN, Api, Gateway, metric_sum
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -98,6 +98,14 @@ class StormSocket:
             self.ws.transport.abort()
 
 
+def _resume_calls(api: Api) -> tuple[float, float]:
+    """Room lookups and room event pages the API served (any status): what resumes cost it."""
+    samples = api.metrics()
+    lookups = metric_sum(samples, "chat_api_requests_total", route="/api/rooms/{room_id}")
+    pages = metric_sum(samples, "chat_api_requests_total", route="/api/rooms/{room_id}/events")
+    return lookups, pages
+
+
 def _post(api: Api, user: User, room: int, text: str) -> None:
     body = {"room_id": room, "content": text, "client_msg_id": uuid.uuid4().hex}
     assert rest(api.url, "POST", "/messages", user, json=body).status_code == 201
@@ -135,6 +143,7 @@ async def test_reconnect_storm_1000_sockets(api: Api, pair: list[Gateway]) -> No
             )
             raise
         v_connected = api.validate_calls()
+        calls_connected = _resume_calls(api)
         for i in range(3):
             await asyncio.to_thread(_post, api, members[0], room, f"before {i}")
         await eventually(lambda: all(len(s.seen) == 3 for s in resuming), 60, "live fan-out")
@@ -152,6 +161,7 @@ async def test_reconnect_storm_1000_sockets(api: Api, pair: list[Gateway]) -> No
         stored = [m["seq"] for m in stored_messages(api.url, members[0], room)]
         await eventually(lambda: all(len(s.seen) == len(stored) for s in resuming), 60, "caught up")
         v_end = api.validate_calls()
+        calls_end = _resume_calls(api)
     finally:
         for s in socks:
             s.stopping = True
@@ -173,6 +183,9 @@ async def test_reconnect_storm_1000_sockets(api: Api, pair: list[Gateway]) -> No
         "validate_calls_initial_connect": v_connected - v_start,
         "validate_calls_storm": storm_calls,
         "validate_calls_per_second_storm": round(storm_calls / storm_seconds, 1),
+        # Reported, not asserted: tabs of one user share identical GETs (api_client.py).
+        "api_room_lookups_storm": calls_end[0] - calls_connected[0],
+        "api_room_event_pages_storm": calls_end[1] - calls_connected[1],
     }
     rep.emit()
     assert all(sorted(s.seen) == stored for s in resuming), "every member holds every message"

@@ -238,6 +238,43 @@ async def test_flood_gets_rate_limited_then_closed_1008(
     await calm.close()
 
 
+async def test_a_rate_limited_frame_is_answered_by_name(
+    api_server: Api, start_gateways: GatewayFactory
+) -> None:
+    """Past the bucket a message gets its retryable nack (the client sends it again after a
+    pause instead of waiting for its ack timeout), an edit its change nack, any other frame
+    `rate_limited` with its ref; a frame that does not parse still gets its ref back. (A
+    bucket of 2 refilled every 100 s: nothing below is let through by a refill.)"""
+    (gw,) = start_gateways(1, api=api_server, RATE_PER_SECOND="0.01", RATE_BURST="2")
+    user = register(api_server.url)
+    flood = await Client.authed(gw.url, user.token, ORIGIN)
+    refused = [
+        {"type": "message", "room_id": 1, "client_msg_id": "c1", "content": "hi", "ref": "m"},
+        {"type": "edit", "message_id": 5, "content": "x", "ref": "e"},
+        {"type": "typing", "room_id": 1, "ref": 7},
+        {"type": "nonsense", "ref": "n"},
+    ]
+    for frame in [{"type": "leave", "room_id": 1, "ref": f"l{i}"} for i in range(2)] + refused:
+        await flood.send(frame)
+    answers = [
+        await flood.expect(lambda f, ref=f["ref"]: f.get("ref") == ref, str(f["ref"]))
+        for f in refused
+    ]
+    assert answers == [
+        {
+            "type": "nack",
+            "client_msg_id": "c1",
+            "retryable": True,
+            "error": "slow down",
+            "ref": "m",
+        },
+        {"type": "nack", "message_id": 5, "retryable": True, "error": "slow down", "ref": "e"},
+        {"type": "error", "code": "rate_limited", "message": "slow down", "ref": 7},
+        {"type": "error", "code": "rate_limited", "message": "slow down", "ref": "n"},
+    ]
+    await flood.close()
+
+
 async def test_logout_closes_sockets_on_both_replicas_within_2s(
     api_server: Api, pair: list[Gateway]
 ) -> None:

@@ -133,6 +133,7 @@ def test_ops_endpoints(gateway: Gateway) -> None:
         "chat_gateway_pubsub_roundtrip_seconds",
         "chat_gateway_canary_failures_total",
         "chat_gateway_frames_queued_total",
+        "chat_gateway_slow_consumers_total",
         "chat_gateway_store_batch_size",
         "chat_gateway_store_queue_depth",
     ):

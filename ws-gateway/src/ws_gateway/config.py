@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     rate_burst: float = Field(30.0, description="Token bucket over every client frame: burst.")
     rate_abuse_limit: int = Field(
         20,
-        description="Frames refused by the bucket (each answered `rate_limited`) before "
-        "close 1008.",
+        description="Frames refused by the bucket (each answered: a nack or `rate_limited`) "
+        "before close 1008.",
     )
     typing_min_interval_seconds: float = Field(
         1.0, description="Typing events accepted at most this often per socket and room."

@@ -31,7 +31,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from ws_gateway.auth import Identity
-from ws_gateway.metrics import FRAMES_QUEUED, frames_out
+from ws_gateway.metrics import FRAMES_QUEUED, SLOW_CONSUMERS, frames_out
 
 log = structlog.get_logger("ws_gateway.connection")
 _ids = itertools.count(1)
@@ -178,6 +178,7 @@ class Connection:
             self._queue.put_nowait(data)
         except asyncio.QueueFull:
             log.info("slow_consumer", conn=self.id, user_id=self.user_id)
+            SLOW_CONSUMERS.inc()
             self.close(CloseCode.TRY_AGAIN_LATER, "slow consumer")
             return False
         self.backlog += 1

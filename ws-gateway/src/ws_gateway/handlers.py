@@ -68,7 +68,7 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
         if conn.violations > s.rate_abuse_limit:
             conn.close(CloseCode.POLICY, "rate limit abuse", flush=True)
         else:  # at most RATE_ABUSE_LIMIT replies: every refused frame is told so
-            conn.send(out_frames.error(ErrorCode.RATE_LIMITED, "slow down"))
+            conn.send(_rate_limited(raw))
         return
     try:
         frame = parse_frame(raw)
@@ -81,6 +81,26 @@ async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> 
         await _dispatch(ctx, conn, frame)
     except ApiError as exc:
         conn.send(_api_error_frame(exc, frame))
+
+
+SLOW_DOWN = "slow down"
+
+
+def _rate_limited(raw: str | bytes) -> dict[str, Any]:
+    """The answer to a frame the bucket refused, naming it so the client need not wait for a
+    timeout: a message or change gets its retryable nack (sent again after a pause), anything
+    else `rate_limited` with its ref. Parsing costs one validation, at most RATE_ABUSE_LIMIT
+    times per socket (then it is closed)."""
+    try:
+        frame = parse_frame(raw)
+    except ProtocolError as exc:
+        return out_frames.error(ErrorCode.RATE_LIMITED, SLOW_DOWN, exc.ref)
+    if isinstance(frame, MessageFrame):
+        NACKS.inc()
+        return out_frames.message_nack(frame.client_msg_id, True, SLOW_DOWN, frame.ref)
+    if isinstance(frame, EditFrame | DeleteFrame):
+        return out_frames.change_nack(frame.message_id, True, SLOW_DOWN, frame.ref)
+    return out_frames.error(ErrorCode.RATE_LIMITED, SLOW_DOWN, frame.ref)
 
 
 def _api_error_frame(exc: ApiError, frame: ClientFrame) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 
+# A request extension: called once the request holds a slot, right before it is sent
+# (api_client.py closes a shared GET to new joiners there).
+ADMITTED = "chat_gateway.admitted"
+
 # Idle connections kept open. Small on purpose: httpcore scans its connection list
 # quadratically on every request (~7% of gateway CPU with 100 idle ones after an auth
 # burst); steady traffic needs only STORE_CONCURRENCY plus a few, and loopback/cluster
@@ -56,6 +60,9 @@ class GatedTransport(httpx.AsyncBaseTransport):
                 await self._slots.acquire()
         except TimeoutError:
             raise httpx.PoolTimeout("no free API connection", request=request) from None
+        admitted = request.extensions.get(ADMITTED)
+        if admitted is not None:
+            admitted()
         released = False
 
         def release() -> None:

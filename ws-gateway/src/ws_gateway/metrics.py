@@ -15,6 +15,10 @@ FRAMES_QUEUED = Counter(
     "chat_gateway_frames_queued",
     "Server frames that waited in a socket's send queue (the socket was not keeping up)",
 )
+SLOW_CONSUMERS = Counter(
+    "chat_gateway_slow_consumers",
+    "Sockets closed 1013 because their send queue filled (the client stopped reading)",
+)
 ACKS = Counter("chat_gateway_acks", "Messages acknowledged after the API committed them")
 NACKS = Counter("chat_gateway_nacks", "Messages refused or failed")
 RESUME_REPLAYED = Counter("chat_gateway_resume_replayed", "Events replayed by resume/fetch")
@@ -25,6 +29,11 @@ EVENT_STREAM_ERRORS = Counter(
 CANARY_FAILURES = Counter("chat_gateway_canary_failures", "Pub/sub probes that did not return")
 API_REQUEST_SECONDS = Histogram(
     "chat_gateway_api_request_seconds", "API call latency", ["op"], buckets=_LATENCY
+)
+API_SHARED = Counter(
+    "chat_gateway_api_shared",
+    "API GETs answered by an identical one already waiting to be sent (not asked again)",
+    ["op"],
 )
 MESSAGE_ACK_SECONDS = Histogram(
     "chat_gateway_message_ack_seconds", "message frame received -> ack sent", buckets=_LATENCY
