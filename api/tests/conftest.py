@@ -33,13 +33,13 @@ def database_url(
 
 
 @pytest.fixture
-async def api_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
-    """Builds an Api with settings overrides; everything built is closed at teardown."""
+async def build_api() -> AsyncIterator[Callable[..., Any]]:
+    """Builds an Api over a database URL with settings overrides; everything built is
+    closed at teardown."""
     built: list[Api] = []
 
-    async def build(**overrides: Any) -> Api:
-        settings = make_settings(overrides.pop("database_url", database_url), **overrides)
-        state = AppState.build(settings)
+    async def build(url: str, **overrides: Any) -> Api:
+        state = AppState.build(make_settings(url, **overrides))
         public = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(state, owns_state=False)),
             base_url="http://testserver",
@@ -57,6 +57,26 @@ async def api_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
         await api.client.aclose()
         await api.internal.aclose()
         await api.state.close()
+
+
+@pytest.fixture
+def api_factory(database_url: str, build_api: Callable[..., Any]) -> Callable[..., Any]:
+    """Builds an Api on this run's database (PostgreSQL, then SQLite)."""
+
+    async def build(**overrides: Any) -> Api:
+        result: Api = await build_api(overrides.pop("database_url", database_url), **overrides)
+        return result
+
+    return build
+
+
+@pytest.fixture
+def fresh_pg(postgres_server: Any) -> str:
+    """A migrated PostgreSQL database of the test's own, for PostgreSQL-only tests (not
+    parametrized by dialect)."""
+    url: str = postgres_server.create_database(f"pg_{uuid.uuid4().hex[:8]}")
+    upgrade_head(url)
+    return url
 
 
 @pytest.fixture

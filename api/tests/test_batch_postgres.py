@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
-import httpx
 import pytest
-from api_testing import Api, User, item, make_settings, store
+from api_testing import Api, User, item, store
 from chat_api.actions import store_pg as pgbatch
-from chat_api.main import create_app, create_internal_app
 from chat_api.migrate import upgrade_head
 from chat_api.schemas import MessageIn
-from chat_api.state import AppState
 from chat_testkit.postgres import PostgresServer
 from sqlalchemy.exc import IntegrityError
 
@@ -26,38 +21,6 @@ def own_postgres() -> Iterator[PostgresServer]:
     """A cluster of this test's own, so restarting it disturbs no other test."""
     with PostgresServer() as server:
         yield server
-
-
-@pytest.fixture
-def fresh_db(postgres_server: PostgresServer) -> str:
-    """A migrated database of this test's own on the session's cluster."""
-    url = postgres_server.create_database(f"pgbatch_{uuid.uuid4().hex[:8]}")
-    upgrade_head(url)
-    return url
-
-
-@pytest.fixture
-async def build() -> AsyncIterator[Any]:
-    """Api over a given database URL (these tests are PostgreSQL only, so not parametrized)."""
-    built: list[Api] = []
-
-    async def make(url: str, **overrides: Any) -> Api:
-        state = AppState.build(make_settings(url, **overrides))
-        public = httpx.ASGITransport(app=create_app(state, owns_state=False))
-        internal = httpx.ASGITransport(app=create_internal_app(state))
-        api = Api(
-            httpx.AsyncClient(transport=public, base_url="http://testserver"),
-            httpx.AsyncClient(transport=internal, base_url="http://internal"),
-            state,
-        )
-        built.append(api)
-        return api
-
-    yield make
-    for api in built:
-        await api.client.aclose()
-        await api.internal.aclose()
-        await api.state.close()
 
 
 async def _prepared(api: Api) -> list[str]:
@@ -84,10 +47,10 @@ def restartable_db(own_postgres: PostgresServer) -> str:
 
 
 async def test_batch_statements_are_prepared_and_survive_a_restart(
-    build, own_postgres: PostgresServer, restartable_db: str
+    build_api, own_postgres: PostgresServer, restartable_db: str
 ) -> None:
     """Repeated batches run prepared; after a PostgreSQL restart they work and prepare anew."""
-    api: Api = await build(restartable_db, db_pool_size=1, db_max_overflow=0)
+    api: Api = await build_api(restartable_db, db_pool_size=1, db_max_overflow=0)
     alice = await api.user()
     room = await api.room(alice)
     # psycopg prepares a statement once it has run prepare_threshold (5) times.
@@ -101,9 +64,9 @@ async def test_batch_statements_are_prepared_and_survive_a_restart(
     assert view.json()["last_read_seq"] == 14
 
 
-async def test_insert_into_a_vanished_room_is_refused_whole(build, fresh_db: str) -> None:
+async def test_insert_into_a_vanished_room_is_refused_whole(build_api, fresh_pg: str) -> None:
     """An item whose room row is gone fails the whole statement: nothing of it commits."""
-    api: Api = await build(fresh_db)
+    api: Api = await build_api(fresh_pg)
     alice = await api.user()
     room = await api.room(alice)
     sends = [
@@ -120,9 +83,9 @@ async def test_insert_into_a_vanished_room_is_refused_whole(build, fresh_db: str
     assert sent.status_code == 201 and sent.json()["seq"] == 1
 
 
-async def test_seqs_follow_item_order_per_room_across_senders(build, fresh_db: str) -> None:
+async def test_seqs_follow_item_order_per_room_across_senders(build_api, fresh_pg: str) -> None:
     """Interleaved rooms and senders: each room's seqs ascend in item order, markers per sender."""
-    api: Api = await build(fresh_db)
+    api: Api = await build_api(fresh_pg)
     alice, bob = await api.user(), await api.user()
     rooms = [await api.room(alice, name=f"r{i}") for i in range(2)]
     for r in rooms:

@@ -453,15 +453,17 @@ async def test_moving_the_read_marker_is_an_event_with_the_servers_unread_count(
     for i in range(3):
         await sent(alice, rid, f"m{i}")
     start = await user_head(api, bob)
+    head = await room_head(api, bob, rid)
     moved = await mark_read(api, bob, rid, 1)
-    assert moved == {"room_id": rid, "last_read_seq": 1, "unread": 2}
+    at_head = {"last_seq": 3, "event_seq": head}
+    assert moved == {"room_id": rid, "last_read_seq": 1, "unread": 2, **at_head}
     (event,) = await user_events(api, bob, after=start)
     assert (event["event"], event["event_seq"], event["data"]) == ("read.moved", start + 1, moved)
     assert await mark_read(api, bob, rid, 1) == moved
     assert await mark_read(api, bob, rid, 0) == moved
     assert await user_head(api, bob) == start + 1
     to_end = await mark_read(api, bob, rid, 10**6)
-    assert to_end == {"room_id": rid, "last_read_seq": 3, "unread": 0}
+    assert to_end == {"room_id": rid, "last_read_seq": 3, "unread": 0, **at_head}
     assert await mark_read(api, bob, rid, 10**6) == to_end
     events = await user_events(api, bob, after=start)
     assert [(e["event_seq"], e["event"], e["data"]) for e in events] == [

@@ -291,7 +291,13 @@ async def test_the_upgraded_database_works_through_the_api(
         "has_more": False,
     }
     moved = await api.client.put(f"/api/rooms/{general}/read", json={"seq": 5}, headers=carol.auth)
-    assert moved.json() == {"room_id": general, "last_read_seq": 5, "unread": 0}
+    assert moved.json() == {
+        "room_id": general,
+        "last_read_seq": 5,
+        "unread": 0,
+        "last_seq": 5,
+        "event_seq": 6,  # the send (5) and the edit (6) above
+    }
     carol_events = (await api.client.get("/api/users/me/events", headers=carol.auth)).json()
     assert [(e["event_seq"], e["event"]) for e in carol_events["events"]] == [(1, "read.moved")]
 

@@ -122,7 +122,14 @@ async def test_unread_counts_and_read_markers(api: Api) -> None:
     assert await unread(alice) == (0, 3)
     moved = await api.client.put(f"/api/rooms/{room['id']}/read", json={"seq": 2}, headers=bob.auth)
     assert moved.status_code == 200
-    assert moved.json() == {"room_id": room["id"], "last_read_seq": 2, "unread": 1}
+    head = (await api.client.get(f"/api/rooms/{room['id']}", headers=bob.auth)).json()
+    assert moved.json() == {
+        "room_id": room["id"],
+        "last_read_seq": 2,
+        "unread": 1,
+        "last_seq": 3,
+        "event_seq": head["event_seq"],
+    }
     assert await unread(bob) == (1, 2)
     await api.client.put(f"/api/rooms/{room['id']}/read", json={"seq": 1}, headers=bob.auth)
     assert await unread(bob) == (1, 2)

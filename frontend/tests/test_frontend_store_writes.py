@@ -4,12 +4,9 @@ module, and checks that the checker itself sees through the usual disguises."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # js_tokens / js_writes beside this file
 from js_writes import Program
 
 JS = Path(__file__).resolve().parents[1] / "src/chat_frontend/static/js"

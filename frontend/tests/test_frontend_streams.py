@@ -5,87 +5,11 @@ from the server moved by events, member/room/user events, and the frame and even
 from __future__ import annotations
 
 import pytest
+from chat_page_fakes import SETUP
+
+__all__ = ["SETUP"]  # the `js` fixture evaluates it in this module's pages
 
 pytestmark = pytest.mark.browser
-
-SETUP = """
-window.__t = (async () => {
-  const { Store } = await import('/static/js/store.js');
-  const sel = await import('/static/js/selectors.js');
-  const { startChat } = await import('/static/js/chat/app.js');
-  const { eventTable, frameTable, routeFrames } = await import('/static/js/chat/frame-router.js');
-  const { ChatSocket } = await import('/static/js/socket.js');
-  const room = (id, extra = {}) => ({
-    id, name: 'r' + id, kind: 'public', topic: '', created_at: '2024-05-01T10:00:00Z',
-    last_seq: 0, last_read_seq: 0, unread: 0, event_seq: 0, member_count: 2, ...extra,
-  });
-  const msg = (seq, extra = {}) => ({
-    id: 100 + seq, room_id: 7, seq, version: seq, sender_id: 2, content: 'm' + seq,
-    client_msg_id: null, created_at: '2024-05-01T10:00:00Z', edited_at: null, deleted: false,
-    ...extra,
-  });
-  const user = (id, name) => ({ id, username: 'u' + id, display_name: name });
-  // Frames as the gateway builds them (chat_contracts.server_frames).
-  const f = {
-    joined: (room_id, event_seq) => ({ type: 'joined', room_id, event_seq, last_seq: 0 }),
-    fetched: (room_id, event_seq) => ({ type: 'fetched', room_id, event_seq }),
-    message: (event, m, extra = {}) => ({
-      type: 'event', event, room_id: m.room_id, event_seq: m.version, seq: m.seq, message: m,
-      ...extra,
-    }),
-    room: (event, room_id, event_seq, data, extra = {}) => ({
-      type: 'event', event, room_id, event_seq, data, ...extra,
-    }),
-    // member.* of user `id` in room 7, `n` members after it.
-    member: (event, event_seq, id, n) => f.room(event, 7, event_seq,
-      { user: user(id, 'U' + id), actor_id: id, member_count: n }),
-    renamed: (event_seq, name, topic = '') => f.room('room.updated', 7, event_seq,
-      { id: 7, name, topic, actor_id: 2 }),
-    replay: (event, m) => f.message(event, m, { replay: true }),
-    user: (event, user_seq, data) => ({ type: 'user_event', event, user_seq, data }),
-  };
-  class Socket extends EventTarget {
-    constructor() { super(); this.sent = []; this.up = true; this.rooms = new Set(); }
-    send(frame) { if (this.up) this.sent.push(frame); return this.up; }
-    join(id) { this.rooms.add(Number(id)); }
-    leave(id) { this.rooms.delete(Number(id)); }
-    frame(frame) { this.dispatchEvent(new CustomEvent('frame', { detail: frame })); }
-    ready(authOk) { this.dispatchEvent(new CustomEvent('ready', { detail: authOk })); }
-  }
-  // The API as recorded calls; `answers[name]` queues what a method answers next.
-  const fakeApi = (defaults) => {
-    const calls = [];
-    const answers = {};
-    const api = new Proxy({}, { get: (_, name) => (...args) => {
-      calls.push([name, ...args]);
-      const queue = answers[name];
-      const v = queue && queue.length ? queue.shift() : defaults[name];
-      return Promise.resolve(typeof v === 'function' ? v(...args) : v);
-    } });
-    return { api, calls, answers };
-  };
-  // The chat page's controllers over the fakes: me = user 1, in the rooms given.
-  const chat = (rooms = [room(7)]) => {
-    const store = new Store();
-    store.setMe(user(1, 'Me'));
-    store.setRooms(rooms);
-    const socket = new Socket();
-    for (const r of rooms) socket.join(r.id);
-    const { api, calls, answers } = fakeApi({
-      rooms: () => rooms, room: (id) => rooms.find((r) => r.id === id), members: [],
-      messages: { messages: [], has_more: false }, markRead: null, updateRoom: null,
-      roomEvents: { events: [], head: 0, has_more: false }, user: (id) => user(id, 'User ' + id),
-    });
-    const c = startChat({ store, socket, api });
-    return { store, socket, api, calls, answers, c, rs: () => store.room(7) };
-  };
-  const tick = () => new Promise((r) => setTimeout(r, 0));
-  Object.assign(window, {
-    Store, sel, startChat, eventTable, frameTable, routeFrames, ChatSocket,
-    room, msg, user, f, Socket, fakeApi, chat, tick,
-  });
-})();
-"""
 
 
 # ---- cursors and gaps ---------------------------------------------------------------------------
@@ -305,33 +229,6 @@ def test_unread_is_the_servers_count_moved_by_live_messages(js) -> None:
     }"""
     )
     assert out == [2, 3, 2, 1]
-
-
-def test_read_moved_and_the_put_answer_set_the_count(js) -> None:
-    """read.moved (another tab) sets the marker and the server's count; messages after it
-    still add; a read.moved behind this tab's marker changes nothing; the PUT answer is
-    applied like it."""
-    out = js.evaluate(
-        """async () => {
-      const t = chat([room(7, { last_seq: 4, unread: 4, event_seq: 4 }), room(8)]);
-      t.socket.ready({ type: 'auth_ok', user_seq: 10 });
-      t.socket.frame(f.joined(7, 4));
-      const counts = [sel.unread(t.store, 7)];
-      t.socket.frame(f.user('read.moved', 11, { room_id: 7, last_read_seq: 3, unread: 1 }));
-      counts.push(sel.unread(t.store, 7));
-      t.socket.frame(f.message('message.created', msg(5, { version: 5 })));
-      counts.push(sel.unread(t.store, 7));
-      t.socket.frame(f.user('read.moved', 12, { room_id: 7, last_read_seq: 2, unread: 3 }));
-      counts.push(sel.unread(t.store, 7), t.rs().room.last_read_seq);
-      // This tab shows room 7: its marker goes out, the answer is the server's count.
-      t.answers.markRead = [{ room_id: 7, last_read_seq: 5, unread: 0 }];
-      t.c.reads.shown(7, 5);
-      for (let i = 0; i < 3; i += 1) await tick();
-      counts.push(sel.unread(t.store, 7), t.rs().base.unread, t.rs().base.read);
-      return counts;
-    }"""
-    )
-    assert out == [4, 1, 2, 2, 3, 0, 0, 5]
 
 
 # ---- member, room and user events --------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.actions.outbox import Outbox, commit
-from chat_api.actions.streams import add_user_events
+from chat_api.actions.streams import add_user_events, lock_rooms_of
 from chat_api.models import AuthSession, User
 from chat_api.publisher import Publisher
 from chat_api.queries.rooms import co_member_ids
@@ -46,6 +46,9 @@ async def update_profile(
     outbox = Outbox()
     if display_name is not None and display_name != user.display_name:
         profile = user_data(user).model_copy(update={"display_name": display_name})
+        # The user's rooms first: a co-member joining one of them meanwhile is either in
+        # the audience read below or joins after this commit and reads the new name.
+        await lock_rooms_of(session, user.id)
         audience = [user.id, *await co_member_ids(session, user.id)]
         # The events first: they lock the audience's rows (the user's own among them) in id
         # order. Writing the user's row before would lock it out of order (deadlock).

@@ -11,7 +11,7 @@ from chat_api.actions.outbox import Outbox, commit
 from chat_api.actions.streams import add_user_events
 from chat_api.models import Membership
 from chat_api.publisher import Publisher
-from chat_api.queries.rooms import require_member, room_view
+from chat_api.queries.rooms import read_state, require_member
 
 
 async def mark_read(
@@ -29,8 +29,7 @@ async def mark_read(
         )
         .values(last_read_seq=target)
     )
-    view = await room_view(session, room_id=room_id, user_id=user_id)
-    read = ReadData(room_id=room_id, last_read_seq=view.last_read_seq, unread=view.unread)
+    read = await read_state(session, room_id=room_id, user_id=user_id)
     outbox = Outbox()
     if getattr(moved, "rowcount", 0):
         await add_user_events(session, outbox, EventType.READ_MOVED, [(user_id, read)])

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.actions.outbox import Outbox
 from chat_api.errors import NotFound
-from chat_api.models import Room, RoomEvent, User, UserEvent, utcnow
+from chat_api.models import Membership, Room, RoomEvent, User, UserEvent, utcnow
 
 
 async def room_lock(session: AsyncSession, room_id: int) -> None:
@@ -25,6 +25,22 @@ async def room_lock(session: AsyncSession, room_id: int) -> None:
     one writer at a time."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(room_id)))
+
+
+async def lock_rooms_of(session: AsyncSession, user_id: int) -> None:
+    """The advisory locks of every room the user is in, in id order (as a batch takes its
+    rooms'). Who is in those rooms read after this includes every join committed before,
+    and a join still to come waits for this commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ordered = (
+        select(Membership.room_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.room_id)
+        .subquery()
+    )
+    # From an ordered subquery: the locks are taken in that order.
+    await session.execute(select(func.pg_advisory_xact_lock(ordered.c.room_id)))
 
 
 async def next_room_seq(session: AsyncSession, room_id: int) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chat_api.errors import DomainError, Forbidden, NotFound
 from chat_api.models import Membership, Message, Room, User
-from chat_api.schemas import RoomOut
+from chat_api.schemas import ReadOut, RoomOut
 
 NO_ROOM = "room not found"
 NOT_MEMBER = "not a member of this room"
@@ -100,6 +100,26 @@ async def room_view(session: AsyncSession, *, room_id: int, user_id: int) -> Roo
         await require_member(session, room_id=room_id, user_id=user_id)
         raise NotFound(NO_ROOM)
     return rows[0]
+
+
+async def read_state(session: AsyncSession, *, room_id: int, user_id: int) -> ReadOut:
+    """The member's marker and unread count with the room head they were taken at, in one
+    statement (one snapshot). Columns, not the Room entity: an entity already in the
+    session keeps the values it was loaded with, older than the count."""
+    row = (
+        await session.execute(
+            select(
+                Membership.last_read_seq, unread_count(user_id), Room.last_seq, Room.last_event_seq
+            )
+            .select_from(Membership)
+            .join(Room, Room.id == Membership.room_id)
+            .where(Membership.room_id == room_id, Membership.user_id == user_id)
+        )
+    ).one()
+    read, unread, last_seq, event_seq = row
+    return ReadOut(
+        room_id=room_id, last_read_seq=read, unread=unread, last_seq=last_seq, event_seq=event_seq
+    )
 
 
 async def list_public(session: AsyncSession, *, limit: int = 200) -> list[RoomOut]:

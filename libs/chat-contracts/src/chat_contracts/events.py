@@ -142,12 +142,17 @@ class RoomRefData(_Data):
 
 class ReadData(_Data):
     """read.moved: the user's marker in a room moved (PUT read, from any of their devices);
-    `unread` is the server's count after the move. A send moves the sender's own marker
-    without this event: their other devices see the message itself."""
+    `unread` is the server's count after the move, taken at the room's head `last_seq` /
+    `event_seq` (one snapshot). A client adds what it holds above that head: without the
+    head it cannot tell a message the count included from one committed just after it.
+    A send moves the sender's own marker without this event: their other devices see the
+    message itself."""
 
     room_id: int
     last_read_seq: int
     unread: int
+    last_seq: int
+    event_seq: int
 
 
 class RevocationData(_Data):

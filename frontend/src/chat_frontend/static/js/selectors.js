@@ -10,9 +10,8 @@ export function displayName(store, userId) {
 // ---- unread counts: the rule, in one place --------------------------------------------
 /**
  * The server's unread count and where it was taken: the room head (`seq`) and marker
- * (`read`) it counted from, and the room event seq (`eventSeq`) the page held then. A room
- * snapshot (GET /api/rooms) says all of them; a `read.moved` event or the PUT answer says
- * only the marker and the count, so the head is what the page knew when it applied them.
+ * (`read`) it counted from, and the room event seq (`eventSeq`) it was counted at. A room
+ * snapshot (GET /api/rooms), a `read.moved` event and the PUT answer each say all of them.
  */
 export function countBase(room, eventSeq = room.event_seq) {
   return Object.freeze({

@@ -237,14 +237,15 @@ export class Store extends EventTarget {
   }
 
   /**
-   * read.moved, or the PUT answer: the server's marker and its unread count from there. A
-   * marker behind ours (this tab has shown more since) says nothing new.
+   * read.moved, or the PUT answer: the server's marker and its unread count, taken at the
+   * room head it names (`last_seq`, `event_seq`), which may be behind or ahead of what this
+   * page holds. A marker behind ours (this tab has shown more since) says nothing new.
    */
-  readMoved({ room_id: roomId, last_read_seq: read, unread }) {
+  readMoved({ room_id: roomId, last_read_seq: read, unread, last_seq: head, event_seq: eventSeq }) {
     const rs = this.room(roomId);
     if (!rs || read < (rs.room.last_read_seq || 0)) return;
     patch(rs, { last_read_seq: read, unread });
-    rs.base = countBase(rs.room, rs.eventSeq ?? rs.room.event_seq);
+    rs.base = countBase({ unread, last_read_seq: read, last_seq: head }, eventSeq);
     this.#emit("rooms", rs.room.id);
   }
 
