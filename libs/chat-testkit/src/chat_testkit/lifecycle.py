@@ -3,15 +3,18 @@ on exit or when starting fails half-way (a data directory or process left behind
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Self
 
 
-class Lifecycle:
+class Lifecycle(ABC):
+    @abstractmethod
     def start(self) -> object:
-        raise NotImplementedError
+        """Bring the server up; may raise half-way, after which cleanup() still runs."""
 
+    @abstractmethod
     def cleanup(self) -> None:
-        raise NotImplementedError
+        """Stop it and remove what it left behind; safe to call on a half-started one."""
 
     def __enter__(self) -> Self:
         try:
