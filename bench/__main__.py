@@ -1,4 +1,5 @@
-"""`python -m bench run` (full, writes bench/RESULTS.md) and `python -m bench smoke` (< 60 s)."""
+"""`python -m bench run` (full, writes bench/RESULTS.md), `python -m bench smoke` (< 60 s), and
+`python -m bench compare --before FILE` (a baseline checkout's run against this one's)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.compare import full_runs, markdown
 from bench.profile import start_sampler, summarise
-from bench.report import RESULTS_DIR, append_jsonl, table, write_markdown
+from bench.report import BEFORE_AFTER_MD, RESULTS_DIR, append_jsonl, table, write_markdown
 from bench.runner import HarnessError, failed_record, run_one
 from bench.scenarios import FULL, SMOKE, Plan
 from bench.servers import Stack
@@ -122,12 +124,19 @@ def _rewrite_markdown() -> int:
     bench/analysis.md), without running anything."""
     path = RESULTS_DIR / "results.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    full = [r for r in rows if r.get("mode") == "full"]
-    if not full:
-        print("[bench] no full run recorded yet", file=sys.stderr)
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("mode") == "full":
+            by_run.setdefault(r["run_id"], []).append(r)
+    # Not a `--only` run: one of every scenario.
+    whole = [
+        k for k, recs in by_run.items() if len({r["scenario"] for r in recs}) >= len(FULL.scenarios)
+    ]
+    if not whole:
+        print("[bench] no complete full run recorded yet", file=sys.stderr)
         return 1
-    last = full[-1]["run_id"]
-    records = [r for r in full if r["run_id"] == last]
+    last = whole[-1]
+    records = by_run[last]
     run_keys = (
         "run_id",
         "mode",
@@ -175,12 +184,25 @@ async def _profile(plan: Plan, name: str) -> int:
     return 0
 
 
+def _compare(before: Path, title: str) -> int:
+    """bench/before-after.md from every full run in `before` (a baseline checkout's
+    results.jsonl) and every one here since the first of those (the same sitting), then
+    RESULTS.md again with it."""
+    base = full_runs(before)
+    after = full_runs(RESULTS_DIR / "results.jsonl", since=min(r["run_id"] for r in base))
+    BEFORE_AFTER_MD.write_text(markdown(title, base, after))
+    print(BEFORE_AFTER_MD.read_text())
+    return _rewrite_markdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("mode", choices=("run", "smoke", "profile", "report"))
+    parser.add_argument("mode", choices=("run", "smoke", "profile", "report", "compare"))
     parser.add_argument("--only", nargs="*", help="scenario names to run (default: all)")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite RESULTS.md")
     parser.add_argument("--idle", type=int, help="sockets in the idle scenario (default 10,000)")
+    parser.add_argument("--before", type=Path, help="compare: the baseline's results.jsonl")
+    parser.add_argument("--title", default="Before / after", help="compare: section heading")
     args = parser.parse_args(argv)
     plan = FULL if args.mode == "run" else SMOKE
     if args.idle:
@@ -194,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only) if args.only else None
     if args.mode == "report":
         return _rewrite_markdown()
+    if args.mode == "compare":
+        if args.before is None:
+            parser.error("compare needs --before FILE")
+        return _compare(args.before, args.title)
     if args.mode == "profile":
         return asyncio.run(_profile(FULL, (args.only or ["fanout-1000"])[0]))
     try:

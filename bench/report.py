@@ -12,6 +12,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / ".results"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 ANALYSIS_MD = BENCH_DIR / "analysis.md"
+BEFORE_AFTER_MD = BENCH_DIR / "before-after.md"  # written by `python -m bench compare`
 
 COLUMNS = (
     ("scenario", "scenario"),
@@ -129,6 +130,7 @@ def write_markdown(
     run: dict[str, Any], plan_lines: list[str], records: list[dict[str, Any]], targets: list[str]
 ) -> None:
     analysis = ANALYSIS_MD.read_text() if ANALYSIS_MD.exists() else ""
+    before_after = BEFORE_AFTER_MD.read_text() if BEFORE_AFTER_MD.exists() else ""
     parts = [
         "# Benchmark results",
         "",
@@ -156,6 +158,7 @@ def write_markdown(
         "",
         ratio_table(ratios(records)),
         "",
+        *([before_after.rstrip(), ""] if before_after else []),
         "## All figures",
         "",
         table(records, markdown=True),
