@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -273,6 +274,33 @@ async def test_a_rate_limited_frame_is_answered_by_name(
         {"type": "error", "code": "rate_limited", "message": "slow down", "ref": "n"},
     ]
     await flood.close()
+
+
+async def test_refusals_are_forgotten_once_the_client_is_calm_again(
+    api_server: Api, start_gateways: GatewayFactory
+) -> None:
+    """Two bursts of refusals, each within the abuse limit, with a calm pause between (the
+    bucket refills in 2 s): the socket stays open. Counting refusals for the socket's whole
+    life closed a long-lived, well-behaved one at its 3rd refusal ever."""
+    (gw,) = start_gateways(
+        1, api=api_server, RATE_PER_SECOND="1", RATE_BURST="2", RATE_ABUSE_LIMIT="2"
+    )
+    user = register(api_server.url)
+    client = await Client.authed(gw.url, user.token, ORIGIN)
+
+    async def burst(tag: str) -> None:
+        for i in range(4):  # 2 taken, 2 refused (the limit) unless it took the gateway 1 s
+            await client.send({"type": "leave", "room_id": 1, "ref": f"{tag}{i}"})
+        for i in range(4):
+            await client.expect(lambda f, ref=f"{tag}{i}": f.get("ref") == ref, f"{tag}{i}")
+
+    await burst("a")
+    await asyncio.sleep(2.2)  # longer than a full refill: time only moves forward
+    await burst("b")
+    refused = [f for f in client.frames if f.get("code") == "rate_limited"]
+    assert len(refused) == 4, "both bursts went over the bucket (else this shows nothing)"
+    assert client.close_code is None
+    await client.close()
 
 
 async def test_logout_closes_sockets_on_both_replicas_within_2s(

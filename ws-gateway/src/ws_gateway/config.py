@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     rate_abuse_limit: int = Field(
         20,
         description="Frames refused by the bucket (each answered: a nack or `rate_limited`) "
-        "before close 1008.",
+        "before close 1008; forgotten once the bucket is full again (a calm client).",
     )
     typing_min_interval_seconds: float = Field(
         1.0, description="Typing events accepted at most this often per socket and room."

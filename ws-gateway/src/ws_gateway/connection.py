@@ -50,11 +50,13 @@ class TokenBucket:
         self.burst = burst
         self.tokens = burst
         self.stamp = time.monotonic()
+        self.was_full = True  # before the last take(): the client had been calm a whole burst
 
     def take(self) -> bool:
         now = time.monotonic()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+        self.was_full = self.tokens >= self.burst
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True

@@ -62,7 +62,10 @@ async def handle(ctx: GatewayContext, ws: ServerConnection) -> None:
 
 async def _on_frame(ctx: GatewayContext, conn: Connection, raw: str | bytes) -> None:
     s = ctx.settings
-    if not conn.bucket.take():
+    if conn.bucket.take():
+        if conn.bucket.was_full:
+            conn.violations = 0  # calm for a whole burst since: old refusals are forgiven
+    else:
         frames_in("rate_limited").inc()
         conn.violations += 1
         if conn.violations > s.rate_abuse_limit:
@@ -90,7 +93,7 @@ def _rate_limited(raw: str | bytes) -> dict[str, Any]:
     """The answer to a frame the bucket refused, naming it so the client need not wait for a
     timeout: a message or change gets its retryable nack (sent again after a pause), anything
     else `rate_limited` with its ref. Parsing costs one validation, at most RATE_ABUSE_LIMIT
-    times per socket (then it is closed)."""
+    times before the socket is closed or has been calm for a whole burst."""
     try:
         frame = parse_frame(raw)
     except ProtocolError as exc:
