@@ -37,6 +37,9 @@ window.__t = (async () => {
       { id: 7, name, topic, actor_id: 2 }),
     replay: (event, m) => f.message(event, m, { replay: true }),
     user: (event, user_seq, data) => ({ type: 'user_event', event, user_seq, data }),
+    // read.moved's data (and the PUT answer) for room 7, counted at room head `head`.
+    read: (last_read_seq, unread, head) =>
+      ({ room_id: 7, last_read_seq, unread, last_seq: head, event_seq: head }),
   };
   class Socket extends EventTarget {
     constructor() { super(); this.sent = []; this.up = true; this.rooms = new Set(); }
