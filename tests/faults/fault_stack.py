@@ -119,6 +119,9 @@ class Api:
 
 @dataclass
 class Gateway(Replica):
+    def metrics(self) -> dict[str, float]:
+        return scrape(self.ops + "/metrics")
+
     def rss_kib(self) -> int:
         """Resident set size from /proc (the gateway's memory, not the test's)."""
         status = Path(f"/proc/{self.proc.pid}/status").read_text()

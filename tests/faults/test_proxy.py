@@ -11,7 +11,7 @@ from chat_testkit.nginx import Nginx
 from fault_client import users
 from fault_oracle import check_oracle
 from fault_scenario import acked, stop_all, traffic
-from fault_stack import ORIGIN, Api, Gateway, GatewayLauncher, metric_sum, scrape
+from fault_stack import ORIGIN, Api, Gateway, GatewayLauncher, metric_sum
 
 
 def _upstreams(gws: list[Gateway]) -> list[str]:
@@ -19,7 +19,7 @@ def _upstreams(gws: list[Gateway]) -> list[str]:
 
 
 def _sockets(gw: Gateway) -> float:
-    return metric_sum(scrape(gw.ops + "/metrics"), "chat_gateway_connections")
+    return metric_sum(gw.metrics(), "chat_gateway_connections")
 
 
 async def test_nginx_reload_mid_traffic(

@@ -12,7 +12,7 @@ from chat_testkit.client import eventually
 from fault_oracle import check_oracle, percentile
 from fault_rawws import OP_TEXT, RawSocket, build_frame
 from fault_scenario import latencies, spread, stop_all, traffic
-from fault_stack import ORIGIN, Api, Gateway, metric_sum, scrape
+from fault_stack import ORIGIN, Api, Gateway, metric_sum
 
 BIG = "y" * 3990  # large frames fill the stalled socket's buffers sooner
 
@@ -40,7 +40,7 @@ async def _stalled_socket(gw: Gateway, token: str, room: int) -> RawSocket:
 
 
 def _cuts(gw: Gateway) -> float:
-    return metric_sum(scrape(gw.ops + "/metrics"), "chat_gateway_slow_consumers_total")
+    return metric_sum(gw.metrics(), "chat_gateway_slow_consumers_total")
 
 
 async def _read_once_cut(gw: Gateway, stalled: RawSocket, before: float) -> int | None:

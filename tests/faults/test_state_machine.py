@@ -19,7 +19,7 @@ from chat_testkit.client import Client, create_room, eventually, rest
 from fault_client import users
 from fault_mirror import Mirrored, check_changes, check_mirrors, live_after_leave, start_of
 from fault_oracle import check_oracle
-from fault_stack import ORIGIN, Api, Gateway, metric_sum, scrape
+from fault_stack import ORIGIN, Api, Gateway, metric_sum
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -333,7 +333,7 @@ async def test_member_left_while_the_resume_waits_for_the_api(
         await witness.join(room)
 
         def resumes() -> float:
-            samples = scrape(gw.ops + "/metrics")
+            samples = gw.metrics()
             return metric_sum(samples, "chat_gateway_frames_in_total", type="resume")
 
         before = resumes()
